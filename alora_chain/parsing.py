@@ -1,0 +1,76 @@
+"""Output parsers: label log-probabilities to choices and scores, JSON to validated data, text."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from .errors import OutputParseError
+from .intrinsic import ChoiceOutput, JsonOutput, ScoreOutput
+
+
+class InvokeStats(BaseModel):
+    """What one intrinsic call cost and how much of the conversation it reused."""
+
+    model_config = ConfigDict(frozen=True)
+    reused_tokens: int  # conversation tokens served from the session cache
+    new_tokens: int  # tokens computed by this call (prompt + invocation + output)
+    adapter_tokens: int  # of those, how many ran with the adapter
+    seconds: float
+
+
+class IntrinsicResult(BaseModel):
+    """The typed outcome of ``Session.invoke``."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    intrinsic: str
+    value: Any  # bool / float / str / dict, by output kind
+    score: float | None  # a probability where the intrinsic has one
+    raw: str  # the text the adapter produced (the best label for choice/score)
+    probabilities: dict[str, float] | None = None  # per label, for choice and score
+    stats: InvokeStats
+
+
+def softmax(logprobs: list[float]) -> list[float]:
+    top = max(logprobs)
+    weights = [math.exp(lp - top) for lp in logprobs]
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
+def parse_choice(output: ChoiceOutput, logprobs: list[float]) -> tuple[Any, float, str, dict[str, float]]:
+    """(value, score, best label, probabilities) from each label's total log-probability.
+
+    Example: labels [yes, no], positive yes, logprobs [-0.1, -2.4] -> (True, 0.909, "yes", ...).
+    """
+    probs = dict(zip(output.labels, softmax(logprobs)))
+    best = max(probs, key=probs.get)
+    if output.positive is None:
+        return best, probs[best], best, probs
+    return best == output.positive, probs[output.positive], best, probs
+
+
+def parse_score(output: ScoreOutput, logprobs: list[float]) -> tuple[float, str, dict[str, float]]:
+    """The expectation of the label values, e.g. digits 0..9 -> values 0..1."""
+    probs = dict(zip(output.labels, softmax(logprobs)))
+    value = sum(p * output.labels[label] for label, p in probs.items())
+    return value, max(probs, key=probs.get), probs
+
+
+def parse_json(output: JsonOutput, raw: str) -> Any:
+    import jsonschema
+
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise OutputParseError(f"intrinsic output is not JSON ({exc.msg} at {exc.pos})", raw=raw) from None
+    try:
+        jsonschema.validate(data, output.json_schema)
+    except jsonschema.ValidationError as exc:
+        raise OutputParseError(
+            f"intrinsic output does not match its schema: {exc.message}", raw=raw
+        ) from None
+    return data

@@ -1,0 +1,24 @@
+"""Where the package's data lives: built-in intrinsics, prompt templates, the demo knowledge base.
+
+In a wheel they are package data (``alora_chain/intrinsics`` ...); in a source checkout
+they are the top-level folders of the repository, as DESIGN.md lays it out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _data_dir(name: str) -> Path:
+    installed = _PACKAGE / name
+    return installed if installed.is_dir() else _PACKAGE.parent / name
+
+
+def builtin_intrinsics_dir() -> Path:
+    return _data_dir("intrinsics")
+
+
+def prompts_dir() -> Path:
+    return _data_dir("prompts")

@@ -1,0 +1,337 @@
+"""Session: a conversation with one base model and one persistent KV cache; turns, generate, fork, invoke."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from .cache import SessionCache
+from .chat import Message, generation_prompt_ids, turn_ids
+from .decoding import GenerationConfig, decode, score_candidates
+from .errors import ContextWindowExceededError, InvalidArgumentError
+from .intrinsic import ChoiceOutput, Intrinsic, JsonOutput, ScoreOutput, invocation_tokens, resolve
+from .model import Model
+from .parsing import IntrinsicResult, InvokeStats, parse_choice, parse_json, parse_score
+
+
+@dataclass
+class SessionStats:
+    """Running totals: how many tokens were served from cache versus computed."""
+
+    computed_tokens: int = 0  # tokens run through the model (turns, generation, intrinsics)
+    reused_tokens: int = 0  # cached tokens that intrinsic calls and generations did not recompute
+    invocations: int = 0
+    generated_tokens: int = 0
+
+
+class Session:
+    """A conversation whose base-model cache is kept and extended turn by turn.
+
+    Example::
+
+        s = Session(model, system="You are terse.")
+        s.user("Where is the Eiffel tower?")
+        s.generate(max_new_tokens=32)              # -> "In Paris, France."
+        s.invoke("certainty").value                # -> 0.83, the cache is untouched
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        system: str | None = None,
+        *,
+        generation: GenerationConfig | None = None,
+        truncation: Literal["error", "drop_oldest"] = "error",
+    ) -> None:
+        self.model = model
+        self.generation = generation or GenerationConfig()
+        self.truncation = truncation  # what to do when a turn would not fit the context window
+        self.stats = SessionStats()
+        self._cache = SessionCache.for_model(model.config)
+        self._messages: list[Message] = []
+        self._ids: list[int] = []  # token ids held by the cache, in order
+        self._turn_ends: list[int] = []  # len(self._ids) after each message
+        if system is not None:
+            self.system(system)
+
+    # -- state --------------------------------------------------------------------------------
+    @property
+    def transcript(self) -> list[Message]:
+        """The conversation so far (a copy; messages are immutable)."""
+        return list(self._messages)
+
+    @property
+    def token_ids(self) -> list[int]:
+        """The ids the cache holds (a copy)."""
+        return list(self._ids)
+
+    def __len__(self) -> int:
+        """Number of tokens in the conversation."""
+        return len(self._ids)
+
+    @contextmanager
+    def _transaction(self):
+        """Undo every change if the body raises (errors, KeyboardInterrupt, closed generators)."""
+        saved = (
+            list(self._messages),
+            list(self._ids),
+            list(self._turn_ends),
+            self._cache,
+            self._cache.length,
+        )
+        stats = SessionStats(**vars(self.stats))
+        try:
+            yield
+        except BaseException:
+            self._messages, self._ids, self._turn_ends, self._cache, length = saved
+            self._cache.rollback(length)
+            self.stats = stats
+            raise
+
+    def _extend(self, ids: list[int]) -> None:
+        """Prefill ``ids`` into the cache (base weights)."""
+        if ids:
+            self._cache.reserve(len(ids))
+            self.model.forward(torch.tensor([ids]), self._cache)
+            self._ids += ids
+            self.stats.computed_tokens += len(ids)
+
+    def _check_fits(self, extra: int, what: str) -> None:
+        limit = self.model.max_context
+        if len(self._ids) + extra > limit:
+            raise ContextWindowExceededError(
+                f"{what} needs {extra} more tokens but the conversation already holds "
+                f"{len(self._ids)} of the model's {limit}; nothing was changed. Start a new "
+                "session, shorten the input, or use Session(..., truncation='drop_oldest')."
+            )
+
+    def _make_room(self, extra: int, what: str) -> None:
+        """Apply the truncation policy, then fail early if ``extra`` tokens still do not fit."""
+        if self.truncation == "drop_oldest":
+            while len(self._ids) + extra > self.model.max_context and self._droppable():
+                self._drop_oldest_turn()
+        self._check_fits(extra, what)
+
+    def _droppable(self) -> bool:
+        return any(m.role != "system" for m in self._messages[:-1])
+
+    def _drop_oldest_turn(self) -> None:
+        index = next(i for i, m in enumerate(self._messages) if m.role != "system")
+        kept = self._messages[:index] + self._messages[index + 1 :]
+        self._rebuild(kept)
+
+    def _rebuild(self, messages: list[Message]) -> None:
+        """Recompute the cache from ``messages`` (used only by the truncation policy and load)."""
+        self._cache = SessionCache.for_model(self.model.config)
+        self._messages, self._ids, self._turn_ends = [], [], []
+        for message in messages:
+            self._append_turn(message)
+
+    # -- turns --------------------------------------------------------------------------------
+    def _append_turn(self, message: Message) -> None:
+        ids = turn_ids(self.model.tokenizer, self._messages, message)
+        self._make_room(len(ids), f"the {message.role} turn")
+        self._extend(ids)
+        self._messages.append(message)
+        self._turn_ends.append(len(self._ids))
+
+    def _add(self, role: str, content: str) -> Session:
+        if not isinstance(content, str):
+            raise InvalidArgumentError(f"{role} turn content must be str, got {type(content).__name__}")
+        with self._transaction():
+            self._append_turn(Message(role=role, content=content))
+        return self
+
+    def system(self, content: str) -> Session:
+        """Append a system turn (usually first) without generating."""
+        return self._add("system", content)
+
+    def user(self, content: str) -> Session:
+        """Append a user turn; only its new tokens are prefilled."""
+        return self._add("user", content)
+
+    def assistant(self, content: str) -> Session:
+        """Append an assistant turn without generating (to replay a stored conversation)."""
+        return self._add("assistant", content)
+
+    def undo(self) -> Message:
+        """Remove the last turn (O(1): the cache is rolled back, not recomputed)."""
+        if not self._messages:
+            raise InvalidArgumentError("nothing to undo: the session is empty")
+        message = self._messages.pop()
+        self._turn_ends.pop()
+        keep = self._turn_ends[-1] if self._turn_ends else 0
+        del self._ids[keep:]
+        self._cache.rollback(keep)
+        return message
+
+    # -- generation ---------------------------------------------------------------------------
+    def generate(
+        self,
+        max_new_tokens: int | None = None,
+        *,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+    ) -> str:
+        """Generate the assistant's reply with the base model and append it as a turn."""
+        return "".join(self.stream(max_new_tokens, temperature=temperature, top_p=top_p, seed=seed))
+
+    def stream(
+        self,
+        max_new_tokens: int | None = None,
+        *,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+    ) -> Iterator[str]:
+        """Like :meth:`generate`, yielding text pieces as they are decoded.
+
+        The turn is committed when the stream is exhausted; closing it early (or an
+        exception) leaves the session exactly as before the call.
+        """
+        config = self.generation.updated(
+            max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed
+        )
+        tokenizer = self.model.tokenizer
+        with self._transaction():
+            prompt = generation_prompt_ids(tokenizer, self._messages)
+            self._make_room(len(prompt) + config.max_new_tokens + 2, "generation")
+            reused = len(self._ids)
+            self._cache.reserve(len(prompt) + config.max_new_tokens + 2)
+            logits = self.model.forward(torch.tensor([prompt]), self._cache)[0, -1]
+            self._ids += prompt
+            generated: list[int] = []
+            emitted = ""
+            for token in decode(self.model, self._cache, logits, config, self.model.eos_ids):
+                generated.append(token)
+                if token in self.model.eos_ids:
+                    break
+                text = tokenizer.decode(generated, skip_special_tokens=True)
+                if not text.endswith("\ufffd"):  # wait for the rest of a multi-byte character
+                    yield text[len(emitted) :]
+                    emitted = text
+            text = tokenizer.decode(
+                [t for t in generated if t not in self.model.eos_ids], skip_special_tokens=True
+            )
+            if text != emitted:
+                yield text[len(emitted) :]
+            fed = generated[:-1]  # the loop feeds every token but the last
+            self._ids += fed
+            self.stats.computed_tokens += len(prompt) + len(fed)
+            self.stats.generated_tokens += len(generated)
+            self.stats.reused_tokens += reused
+            self._commit_assistant(prompt_start=reused, text=text)
+
+    def _commit_assistant(self, prompt_start: int, text: str) -> None:
+        """Make the cache hold exactly the canonical tokens of the new assistant turn."""
+        message = Message(role="assistant", content=text)
+        canonical = self._ids[:prompt_start] + turn_ids(self.model.tokenizer, self._messages, message)
+        common = 0
+        limit = min(len(canonical), len(self._ids))
+        while common < limit and canonical[common] == self._ids[common]:
+            common += 1
+        del self._ids[common:]
+        self._cache.rollback(common)
+        self._extend(canonical[common:])
+        self._messages.append(message)
+        self._turn_ends.append(len(self._ids))
+
+    # -- branching ---------------------------------------------------------------------------
+    def fork(self) -> Session:
+        """An independent session sharing this one's prefix; O(1), no tensor copy."""
+        child = Session.__new__(Session)
+        child.model, child.generation, child.truncation = self.model, self.generation, self.truncation
+        child.stats = SessionStats()
+        child._cache = self._cache.fork()
+        child._messages, child._ids, child._turn_ends = (
+            list(self._messages),
+            list(self._ids),
+            list(self._turn_ends),
+        )
+        return child
+
+    # -- intrinsics --------------------------------------------------------------------------
+    def invoke(self, intrinsic: Intrinsic | str | Path, **arguments: Any) -> IntrinsicResult:
+        """Run an intrinsic on a fork of the cache; the session is unchanged afterwards.
+
+        The template's instruction turn is appended with base weights, then the invocation
+        sequence and the output run with the adapter, whose offset is the invocation's
+        position (known here, never searched for in the text).
+        """
+        spec = resolve(intrinsic)
+        started = time.perf_counter()
+        adapter = spec.bind(self.model)
+        tokens = invocation_tokens(self.model.tokenizer, spec, self._messages, arguments, self._ids)
+        suffix = tokens.prompt + tokens.invocation
+        output = spec.output
+        budget = getattr(
+            output, "max_new_tokens", max((len(s) for s in self._label_sequences(spec)), default=0)
+        )
+        self._check_fits(len(suffix) + budget, f"intrinsic {spec.name!r}")
+        if spec.adapter_kind == "lora":
+            # a standard LoRA changes every token's keys and values: recompute the whole history
+            work, suffix, reused = SessionCache.for_model(self.model.config), tokens.all, 0
+        else:
+            work, reused = self._cache.fork(), len(self._ids)
+        start = work.length
+        try:
+            work.reserve(len(suffix) + budget + 1)
+            if isinstance(output, ChoiceOutput | ScoreOutput):
+                result = self._score(spec, work, suffix, len(tokens.invocation), adapter)
+            else:
+                result = self._decode(spec, work, suffix, len(tokens.invocation), adapter)
+            new_tokens = work.length - start  # tokens this call ran through the model
+        finally:
+            work.release()
+        value, score, raw, probabilities = result
+        self.stats.invocations += 1
+        self.stats.reused_tokens += reused
+        self.stats.computed_tokens += new_tokens
+        return IntrinsicResult(
+            intrinsic=spec.name,
+            value=value,
+            score=score,
+            raw=raw,
+            probabilities=probabilities,
+            stats=InvokeStats(
+                reused_tokens=reused,
+                new_tokens=new_tokens,
+                adapter_tokens=new_tokens if reused == 0 else new_tokens - len(tokens.prompt),
+                seconds=time.perf_counter() - started,
+            ),
+        )
+
+    def _label_sequences(self, spec: Intrinsic) -> list[list[int]]:
+        return spec.label_sequences(self.model.tokenizer, self.model.end_of_turn_id)
+
+    def _score(self, spec, fork, suffix, n_invocation, adapter):
+        candidates = self._label_sequences(spec)
+        logprobs = score_candidates(
+            self.model, fork, suffix, candidates, adapter=adapter, adapter_prefix_tokens=n_invocation
+        )
+        if isinstance(spec.output, ChoiceOutput):
+            value, score, raw, probs = parse_choice(spec.output, logprobs)
+        else:
+            value, raw, probs = parse_score(spec.output, logprobs)
+            score = value
+        return value, score, raw, probs
+
+    def _decode(self, spec, fork, suffix, n_invocation, adapter):
+        config = GenerationConfig(max_new_tokens=spec.output.max_new_tokens)
+        logits = self.model.forward(
+            torch.tensor([suffix]), fork, adapter=adapter, adapter_tokens=n_invocation
+        )
+        stop = self.model.eos_ids
+        generated = list(decode(self.model, fork, logits[0, -1], config, stop, adapter=adapter))
+        raw = self.model.tokenizer.decode(
+            [t for t in generated if t not in stop], skip_special_tokens=True
+        ).strip()
+        value = parse_json(spec.output, raw) if isinstance(spec.output, JsonOutput) else raw
+        return value, None, raw, None
