@@ -1,0 +1,31 @@
+"""The ``alora-chain`` command: one subcommand per module in ``alora_chain.commands``."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    help="Call aLoRA intrinsics mid-conversation on a base model's KV cache.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# subcommand name -> module under alora_chain.commands exposing ``command``
+COMMANDS = {
+    "demo": "demo",
+    "chat": "chat",
+    "train": "train",
+    "eval": "evaluate",
+    "bench": "bench",
+    "export-gguf": "export_gguf",
+}
+
+for _name, _module in COMMANDS.items():
+    app.command(_name)(importlib.import_module(f"alora_chain.commands.{_module}").command)
+
+
+def main() -> None:  # pragma: no cover - entry point
+    app()

@@ -1,0 +1,1 @@
+"""CLI subcommands; each module defines ``command`` and imports heavy modules lazily inside it."""
