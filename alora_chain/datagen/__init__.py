@@ -1,0 +1,66 @@
+"""Seeded synthetic training data for the six intrinsics (see ``kb`` for how splits are kept apart).
+
+Each generator module exposes ``generate(split, n, seed=0) -> list[dict]``; rows are
+``{"messages": [...], <template arguments>, "target": str, "meta": {...}}``. Certainty rows
+come without the assistant answer (``target`` is None): grade them with
+:func:`alora_chain.datagen.certainty.label_rows` and the base model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from . import (
+    answerability,
+    certainty,
+    context_relevance,
+    groundedness,
+    query_rewrite,
+    requirement_check,
+)
+
+GENERATORS: dict[str, Callable[..., list[dict]]] = {
+    "answerability": answerability.generate,
+    "groundedness": groundedness.generate,
+    "requirement_check": requirement_check.generate,
+    "query_rewrite": query_rewrite.generate,
+    "certainty": certainty.generate,
+    "context_relevance": context_relevance.generate,
+}
+DEFAULT_SIZES = {"train": 800, "val": 100, "test": 200}
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def write_splits(
+    name: str, out_dir: str | Path, sizes: dict[str, int] | None = None, seed: int = 0
+) -> dict[str, list[dict]]:
+    """Write ``<split>.jsonl`` for each split (plus ``corpus_<split>.jsonl`` for query_rewrite).
+
+    Returns the rows per split.
+    """
+    if name not in GENERATORS:
+        raise KeyError(f"unknown intrinsic {name!r}; expected one of {sorted(GENERATORS)}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for split, n in (sizes or DEFAULT_SIZES).items():
+        if name == "query_rewrite":
+            rows, corpus = query_rewrite.build(split, n, seed)
+            write_jsonl(out / f"corpus_{split}.jsonl", corpus)
+        else:
+            rows = GENERATORS[name](split, n, seed)
+        write_jsonl(out / f"{split}.jsonl", rows)
+        written[split] = rows
+    return written

@@ -1,0 +1,111 @@
+"""Generate groundedness rows: is every claim in the last assistant reply supported by the documents?"""
+
+from __future__ import annotations
+
+import random
+
+from . import dialog
+from .kb import KIND_ATTRS, build_world, fresh_value, perturb
+
+MAX_WORDS = 250
+# How an ungrounded reply goes wrong.
+FAILURES = ["wrong_value", "wrong_entity", "invented_extra", "unsupported", "wrong_second"]
+
+
+def _gold_attrs(rng: random.Random, attr: str, others: list[str], case: str) -> list[str]:
+    """Attributes the entity's own document states, chosen so each failure case is possible."""
+    if case == "unsupported":  # the document talks about the entity, but not the asked attribute
+        return rng.sample(others, rng.randint(1, min(2, len(others))))
+    if case == "wrong_second":
+        return [attr, *rng.sample(others, rng.randint(1, 2))]
+    if case == "invented_extra":  # leave at least one attribute out, to invent it
+        return [attr, *rng.sample(others, rng.randint(0, min(2, len(others) - 1)))]
+    return [attr, *rng.sample(others, rng.randint(0, 2))]
+
+
+def _row(rng: random.Random, world, split: str, grounded: bool) -> dict:
+    entity = world.pick(rng)
+    attr = rng.choice(KIND_ATTRS[entity.kind])
+    others = [a for a in KIND_ATTRS[entity.kind] if a != attr]
+    messages, tids, eids, introduced = dialog.history(rng, world, split, entity, attr)
+    q, qtid = dialog.question(
+        rng, split, entity, attr, "pronoun" if introduced and rng.random() < 0.7 else "name"
+    )
+    messages.append(dialog.user(q))
+    tids.append(qtid)
+    eids.append(entity.id)
+
+    case = "faithful" if grounded else rng.choice(FAILURES)
+    gold_attrs = _gold_attrs(rng, attr, others, case)
+    docs = [dialog.document(rng, split, entity, gold_attrs)]
+    true = entity.attrs[attr]
+    claims = [(attr, true)]
+    if case == "wrong_value":
+        claims = [(attr, perturb(rng, world, entity, attr, true))]
+    elif case == "wrong_entity" or (grounded and rng.random() < 0.3):
+        # A look-alike's document holds a different value; the wrong reply borrows it.
+        look_alike = world.similar(rng, entity)
+        value = look_alike.attrs[attr]
+        if value == true:
+            value = perturb(rng, world, entity, attr, true)
+        docs.append(dialog.document(rng, split, look_alike, [attr], values={attr: value}))
+        eids.append(look_alike.id)
+        if case == "wrong_entity":
+            claims = [(attr, value)]
+    elif case == "invented_extra":
+        extra = rng.choice([a for a in others if a not in gold_attrs])
+        claims.append((extra, fresh_value(rng, world, entity, extra)))
+    elif case == "wrong_second":
+        second = rng.choice(gold_attrs[1:])
+        claims.append((second, perturb(rng, world, entity, second, entity.attrs[second])))
+    if grounded and len(gold_attrs) > 1 and rng.random() < 0.35:
+        second = rng.choice(gold_attrs[1:])
+        claims.append((second, entity.attrs[second]))
+
+    for _ in range(rng.randint(0, 2)):
+        distractor = world.other(rng, entity, kind=rng.choice(list(world.by_kind)))
+        eids.append(distractor.id)
+        docs.append(
+            dialog.document(
+                rng, split, distractor, rng.sample(KIND_ATTRS[distractor.kind], rng.randint(1, 2))
+            )
+        )
+    rng.shuffle(docs)
+    doc_tids = {t for _, ts in docs for t in ts}
+    facts = []
+    for i, (a, value) in enumerate(claims):
+        refer = "name" if i == 0 and rng.random() < 0.7 else "pronoun"
+        text, ftid = dialog.fact(rng, split, entity, a, value, refer, avoid=doc_tids)
+        facts.append(text)
+        tids.append(ftid)
+    text, rtid = dialog.reply(rng, split, facts, claims[0][1])
+    messages.append(dialog.assistant(text))
+    tids += [rtid, *doc_tids]
+    return {
+        "messages": messages,
+        "documents": [d for d, _ in docs],
+        "target": "grounded" if grounded else "ungrounded",
+        "meta": {
+            "intrinsic": "groundedness",
+            "split": split,
+            "case": case,
+            "attr": attr,
+            "entity": entity.name,
+            "claims": claims,
+            "entity_ids": sorted(set(eids)),
+            "template_ids": sorted(set(tids)),
+        },
+    }
+
+
+def generate(split: str, n: int, seed: int = 0) -> list[dict]:
+    rng = random.Random(f"groundedness:{split}:{seed}")
+    world = build_world(split, seed, size=max(30, n // 3))
+    rows: list[dict] = []
+    while len(rows) < n:
+        # Alternate labels for an exact 50/50 balance, then shuffle away the pattern.
+        row = _row(rng, world, split, grounded=len(rows) % 2 == 0)
+        if dialog.word_count(row) <= MAX_WORDS:
+            rows.append(row)
+    rng.shuffle(rows)
+    return rows

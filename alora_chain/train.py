@@ -1,0 +1,397 @@
+"""Training aLoRA intrinsics (and standard LoRA baselines) with PEFT, using the cached-prefix trick.
+
+An aLoRA adapter is inactive before its invocation tokens, so the history and the
+instruction turn are constants for its gradient: each batch prefills those prefixes
+under ``no_grad`` with the adapter off, then runs forward and backward only over the
+invocation and target tokens on top of that cache. A standard LoRA changes every
+token, so the baseline (``kind="lora"``) backpropagates through the whole sequence.
+
+The token sequence of an example is built by ``intrinsic.invocation_tokens``, the code
+``Session.invoke`` runs at inference: no train/serve skew.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+import yaml
+from safetensors.torch import load_file, save_file
+
+from .chat import conversation_ids
+from .data import Row, load_rows
+from .errors import DataError, InvalidArgumentError
+from .intrinsic import Intrinsic, invocation_tokens
+from .model import Model, load_model
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters; defaults follow the aLoRA paper (rank 32 aLoRA, rank 8 LoRA, q/k/v)."""
+
+    kind: Literal["alora", "lora"] = "alora"  # aLoRA (prefix trick) or the standard LoRA baseline
+    rank: int | None = None  # None: 32 for aLoRA, 8 for LoRA
+    alpha: float | None = None  # None: 2 * rank
+    epochs: int = 2
+    lr: float = 5e-4
+    batch_size: int = 8
+    max_length: int = 1024  # tokens of the whole invocation sequence, target included
+    seed: int = 0
+    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj")
+    warmup_steps: int = 10
+    eval_every: int = 0  # steps between validation passes; 0 = once per epoch
+    patience: int = 2  # validation passes without improvement before stopping early
+    checkpoint_every: int = 25  # steps between resumable checkpoints
+    val_fraction: float = 0.1  # held out from the training file when no validation file is given
+    max_steps: int = 0  # stop (resumably) after this many steps in this run; 0 = run to the end
+
+    def resolved_rank(self) -> int:
+        return self.rank or (32 if self.kind == "alora" else 8)
+
+
+@dataclass
+class Example:
+    """One training row as ids: prefix (base weights) | invocation + target (adapter)."""
+
+    prefix: list[int]
+    invocation: list[int]
+    target: list[int]
+
+    @property
+    def suffix(self) -> list[int]:
+        return self.invocation + self.target
+
+
+@dataclass
+class TrainResult:
+    folder: Path
+    steps: int
+    best_val_loss: float
+    train_tokens_per_s: float
+    seconds: float
+    history: list[dict] = field(default_factory=list)
+
+
+def encode_example(model: Model, spec: Intrinsic, row: Row) -> Example:
+    """The ids ``Session.invoke`` would run for ``row``, plus the target's ids."""
+    tokenizer = model.tokenizer
+    history = conversation_ids(tokenizer, row.messages)
+    tokens = invocation_tokens(tokenizer, spec, row.messages, row.arguments, history)
+    target = spec.target_ids(tokenizer, row.target, model.end_of_turn_id)
+    return Example(tokens.history + tokens.prompt, tokens.invocation, target)
+
+
+# -- batching -------------------------------------------------------------------------------
+def _batches(examples: list[Example], size: int, rng: random.Random) -> list[list[Example]]:
+    """Length-bucketed batches in a seeded random order (less padding, same expected gradient)."""
+    order = sorted(range(len(examples)), key=lambda i: (len(examples[i].prefix), rng.random()))
+    batches = [[examples[i] for i in order[s : s + size]] for s in range(0, len(order), size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _left_pad(seqs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, width - len(s) :] = torch.tensor(s)
+        mask[i, width - len(s) :] = 1
+    return ids, mask
+
+
+def _right_pad(seqs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s)
+        mask[i, : len(s)] = 1
+    return ids, mask
+
+
+def batch_loss(model: Model, batch: list[Example], kind: str) -> tuple[torch.Tensor, int]:
+    """Mean cross-entropy over the target tokens of ``batch``; returns (loss, tokens computed)."""
+    from transformers import DynamicCache
+
+    peft, pad = model.peft, model.tokenizer.pad_token_id or 0
+    if kind == "lora":  # the baseline: every token under the adapter, gradient through all of it
+        ids, mask = _right_pad([e.prefix + e.suffix for e in batch], pad)
+        starts = [len(e.prefix) + len(e.invocation) for e in batch]
+        logits = peft(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(1) - 1).clamp(min=0)).logits
+        return _target_loss(logits, ids, batch, starts), int(mask.sum())
+    prefix_ids, prefix_mask = _left_pad([e.prefix for e in batch], pad)
+    cache = DynamicCache(config=model.config)
+    with torch.no_grad(), peft.disable_adapter():
+        peft(input_ids=prefix_ids, attention_mask=prefix_mask, past_key_values=cache, use_cache=True,
+             position_ids=(prefix_mask.cumsum(1) - 1).clamp(min=0), logits_to_keep=1)
+    suffix_ids, suffix_mask = _right_pad([e.suffix for e in batch], pad)
+    mask = torch.cat([prefix_mask, suffix_mask], dim=1)
+    positions = prefix_mask.sum(1, keepdim=True) + torch.arange(suffix_ids.shape[1])[None]
+    # right padding: every row's last S positions (its suffix and pads) get the adapter
+    logits = peft(input_ids=suffix_ids, attention_mask=mask, past_key_values=cache, use_cache=True,
+                  position_ids=positions, alora_offsets=[suffix_ids.shape[1]] * len(batch)).logits
+    starts = [len(e.invocation) for e in batch]
+    return _target_loss(logits, suffix_ids, batch, starts), int(suffix_mask.sum())
+
+
+def _target_loss(logits, ids, batch, starts) -> torch.Tensor:
+    """Cross-entropy of each row's target tokens, which begin at ``starts[i]`` in ``ids``."""
+    labels = torch.full_like(ids, -100)
+    for i, (e, start) in enumerate(zip(batch, starts)):
+        labels[i, start : start + len(e.target)] = ids[i, start : start + len(e.target)]
+    return torch.nn.functional.cross_entropy(
+        logits[:, :-1].reshape(-1, logits.shape[-1]).float(), labels[:, 1:].reshape(-1), ignore_index=-100
+    )
+
+
+# -- the loop -------------------------------------------------------------------------------
+def train(
+    data: str | Path,
+    spec: Intrinsic,
+    out: str | Path,
+    config: TrainConfig | None = None,
+    *,
+    validation: str | Path | None = None,
+    model_path: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``spec``'s adapter on ``data`` (JSONL) and write a ready intrinsic folder to ``out``."""
+    from peft import LoraConfig
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    config = config or TrainConfig()
+    out = Path(out)
+    started = time.perf_counter()
+    torch.manual_seed(config.seed)
+    model = load_model(model_path)
+    rows = load_rows(Path(data), spec, max_length=config.max_length, tokenizer=model.tokenizer)
+    if validation is not None:
+        val_rows = load_rows(Path(validation), spec, max_length=config.max_length, tokenizer=model.tokenizer)
+    else:
+        split = random.Random(config.seed).sample(range(len(rows)), len(rows))
+        n_val = max(1, int(len(rows) * config.val_fraction)) if len(rows) > 4 else 0
+        val_rows = [rows[i] for i in split[:n_val]]
+        rows = [rows[i] for i in split[n_val:]]
+    if not rows:
+        raise DataError(f"{data}: no training rows")
+    train_set = [encode_example(model, spec, r) for r in rows]
+    val_set = [encode_example(model, spec, r) for r in val_rows]
+
+    rank = config.resolved_rank()
+    invocation = spec.invocation_ids(model.tokenizer)
+    lora = LoraConfig(
+        r=rank,
+        lora_alpha=config.alpha or 2 * rank,
+        lora_dropout=0.0,  # deterministic, and resumable without RNG bookkeeping
+        target_modules=list(config.target_modules),
+        alora_invocation_tokens=invocation if config.kind == "alora" else None,
+        task_type="CAUSAL_LM",
+    )
+    model.add_fresh_adapter("in_training", lora)
+    peft = model.peft
+    peft.set_adapter("in_training")
+    params = [p for n, p in peft.named_parameters() if "lora_" in n and ".in_training." in n]
+    for p in peft.parameters():
+        p.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
+    steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(config.warmup_steps, total_steps))
+
+    ckpt = out / "checkpoints"
+    state = _TrainState()
+    if resume and (ckpt / "state.json").is_file():
+        state = _load_checkpoint(ckpt, params, optimizer, schedule)
+    eval_every = config.eval_every or steps_per_epoch
+
+    peft.train()
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TextColumn("loss {task.fields[loss]:.3f} | {task.fields[tps]:.0f} tok/s"), TimeRemainingColumn()]
+    with Progress(*columns, disable=not progress, transient=False) as bar:
+        task = bar.add_task(f"train {spec.name} ({config.kind}, r={rank})", total=total_steps,
+                            completed=state.step, loss=float("nan"), tps=0.0)
+        stop_at = min(total_steps, state.step + config.max_steps) if config.max_steps else total_steps
+        while state.step < stop_at and not state.stopped:
+            epoch, within = divmod(state.step, steps_per_epoch)
+            batches = _batches(train_set, config.batch_size, random.Random(config.seed * 1000 + epoch))
+            for batch in batches[within:]:
+                tick = time.perf_counter()
+                loss, n_tokens = batch_loss(model, batch, config.kind)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                optimizer.step()
+                schedule.step()
+                optimizer.zero_grad(set_to_none=True)
+                state.step += 1
+                state.tokens += n_tokens
+                state.seconds += time.perf_counter() - tick
+                bar.update(task, advance=1, loss=loss.detach().item(), tps=state.tokens / max(state.seconds, 1e-9))
+                if state.step % eval_every == 0 or state.step == total_steps:
+                    _validate(model, val_set, config, params, state)
+                    if state.bad_evals >= config.patience:
+                        state.stopped = True
+                if state.step % config.checkpoint_every == 0 or state.stopped or state.step in (stop_at, total_steps):
+                    _save_checkpoint(ckpt, params, optimizer, schedule, state)
+                if state.stopped or state.step >= stop_at:
+                    break
+    peft.eval()
+    if state.best is not None:
+        with torch.no_grad():
+            for p, best in zip(params, state.best):
+                p.copy_(best)
+    result = TrainResult(out, state.step, state.best_loss, state.tokens / max(state.seconds, 1e-9),
+                         time.perf_counter() - started, state.history)
+    _write_intrinsic(model, spec, config, lora, out, data, result)
+    model.remove_adapter("in_training")
+    return result
+
+
+def _warmup_cosine(warmup: int, total: int):
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+@dataclass
+class _TrainState:
+    step: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    best_loss: float = float("inf")
+    bad_evals: int = 0
+    stopped: bool = False
+    history: list[dict] = field(default_factory=list)
+    best: list[torch.Tensor] | None = None
+
+
+@torch.no_grad()
+def _validate(model: Model, val_set, config: TrainConfig, params, state: _TrainState) -> None:
+    if not val_set:
+        state.best = [p.detach().clone() for p in params]
+        return
+    total, count = 0.0, 0
+    for start in range(0, len(val_set), config.batch_size):
+        batch = val_set[start : start + config.batch_size]
+        loss, _ = batch_loss(model, batch, config.kind)
+        total += float(loss) * len(batch)
+        count += len(batch)
+    val_loss = total / count
+    state.history.append({"step": state.step, "val_loss": val_loss})
+    if val_loss < state.best_loss - 1e-4:
+        state.best_loss, state.bad_evals = val_loss, 0
+        state.best = [p.detach().clone() for p in params]
+    else:
+        state.bad_evals += 1
+
+
+def _save_checkpoint(folder: Path, params, optimizer, schedule, state: _TrainState) -> None:
+    """Adapter, optimizer moments and loop state; safetensors + JSON, written atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {f"param.{i}": p.detach().contiguous() for i, p in enumerate(params)}
+    for i, p in enumerate(params):
+        moments = optimizer.state.get(p, {})
+        for key in ("exp_avg", "exp_avg_sq", "step"):
+            if key in moments:
+                tensors[f"opt.{i}.{key}"] = torch.as_tensor(moments[key]).reshape(-1).float().contiguous() \
+                    if key == "step" else moments[key].contiguous()
+    if state.best is not None:
+        tensors |= {f"best.{i}": b.contiguous() for i, b in enumerate(state.best)}
+    tmp = folder / "state.safetensors.tmp"
+    save_file(tensors, tmp)
+    tmp.replace(folder / "state.safetensors")
+    meta = {k: v for k, v in asdict(state).items() if k != "best"} | {"schedule": schedule.state_dict()}
+    (folder / "state.json.tmp").write_text(json.dumps(meta))
+    (folder / "state.json.tmp").replace(folder / "state.json")
+
+
+def _load_checkpoint(folder: Path, params, optimizer, schedule) -> _TrainState:
+    meta = json.loads((folder / "state.json").read_text())
+    tensors = load_file(folder / "state.safetensors")
+    with torch.no_grad():
+        for i, p in enumerate(params):
+            p.copy_(tensors[f"param.{i}"])
+            if f"opt.{i}.exp_avg" in tensors:
+                optimizer.state[p] = {
+                    "step": tensors[f"opt.{i}.step"].reshape(()),
+                    "exp_avg": tensors[f"opt.{i}.exp_avg"].clone(),
+                    "exp_avg_sq": tensors[f"opt.{i}.exp_avg_sq"].clone(),
+                }
+    schedule.load_state_dict(meta.pop("schedule"))
+    state = _TrainState(**meta)
+    if "best.0" in tensors:
+        state.best = [tensors[f"best.{i}"].clone() for i in range(len(params))]
+    return state
+
+
+def _write_intrinsic(model: Model, spec: Intrinsic, config, lora, out: Path, data, result) -> None:
+    """The ready intrinsic folder: adapter (fp16 safetensors) + intrinsic.yaml."""
+    from peft import get_peft_model_state_dict
+
+    adapter_dir = out / "adapter"
+    adapter_dir.mkdir(parents=True, exist_ok=True)
+    weights = get_peft_model_state_dict(model.peft, adapter_name="in_training")
+    save_file({k: v.detach().to(torch.float16).contiguous() for k, v in weights.items()},
+              adapter_dir / "adapter_model.safetensors")
+    lora_dict = lora.to_dict()
+    lora_dict["base_model_name_or_path"] = model.identity.name
+    lora_dict["target_modules"] = sorted(lora_dict["target_modules"])
+    (adapter_dir / "adapter_config.json").write_text(json.dumps(lora_dict, indent=2, default=str))
+    template_src = spec.template_obj.source
+    (out / spec.template).parent.mkdir(parents=True, exist_ok=True)
+    (out / spec.template).write_text(template_src)  # the folder is self-contained
+    digest = hashlib.sha256(Path(data).read_bytes()).hexdigest()[:16]
+    fields = spec.model_dump(by_alias=True, exclude={"metrics", "training"})
+    fields |= {
+        "base_model": {"name": model.identity.name, "fingerprint": model.identity.fingerprint},
+        "adapter": "adapter",
+        "adapter_kind": config.kind,
+        "training": {
+            "data": Path(data).name,
+            "data_sha256": digest,
+            "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()},
+            "steps": result.steps,
+            "train_tokens_per_s": round(result.train_tokens_per_s, 1),
+            "wall_seconds": round(result.seconds, 1),
+        },
+        "metrics": {"best_val_loss": round(result.best_val_loss, 4)} if math.isfinite(result.best_val_loss) else {},
+    }
+    (out / "intrinsic.yaml").write_text(yaml.safe_dump(fields, sort_keys=False, allow_unicode=True))
+
+
+def spec_for_training(
+    name: str,
+    *,
+    like: Intrinsic | None = None,
+    template: str | None = None,
+    invocation: str | None = None,
+    output: dict | None = None,
+    arguments: dict[str, str] | None = None,
+    base=None,
+) -> Intrinsic:
+    """An Intrinsic to train: copied from ``like`` where given, with the overrides applied."""
+    if like is None and output is None:
+        raise InvalidArgumentError("give an output spec (or an intrinsic to copy it from)")
+    fields = like.model_dump(by_alias=True) if like is not None else {}
+    fields |= {"name": name, "base_model": {"name": "untrained", "fingerprint": "none"}}
+    for key, value in (("template", template), ("invocation", invocation), ("output", output),
+                       ("arguments", arguments)):
+        if value is not None:
+            fields[key] = value
+    fields.setdefault("invocation", f"<|im_start|>{name}\n")
+    spec = Intrinsic.model_validate(fields)
+    return spec.with_folder(like.folder) if like is not None and like.folder else spec

@@ -1,0 +1,214 @@
+"""Synthetic data generators: determinism, balance, split separation, labels, retrieval gap."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections import Counter
+
+import bm25s
+import pytest
+
+from alora_chain.datagen import GENERATORS, certainty, query_rewrite, write_splits
+from alora_chain.datagen.__main__ import main as cli_main
+from alora_chain.datagen.dialog import word_count
+from alora_chain.datagen.requirements import check
+
+CHOICE_LABELS = {
+    "answerability": {"answerable", "unanswerable"},
+    "groundedness": {"grounded", "ungrounded"},
+    "requirement_check": {"yes", "no"},
+    "context_relevance": {"relevant", "irrelevant"},
+}
+LAST_ROLE = {
+    "answerability": "user",
+    "groundedness": "assistant",
+    "requirement_check": "assistant",
+    "query_rewrite": "user",
+    "certainty": "user",
+    "context_relevance": "user",
+}
+_cache: dict = {}
+
+
+def rows(name: str, split: str, n: int, seed: int = 0) -> list[dict]:
+    key = (name, split, n, seed)
+    if key not in _cache:
+        _cache[key] = GENERATORS[name](split, n, seed)
+    return _cache[key]
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_deterministic_per_seed(name):
+    first = GENERATORS[name]("val", 25, seed=3)
+    assert json.dumps(first) == json.dumps(GENERATORS[name]("val", 25, seed=3))
+    assert json.dumps(first) != json.dumps(GENERATORS[name]("val", 25, seed=4))
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_rows_are_well_formed(name):
+    for row in rows(name, "train", 200):
+        roles = [m["role"] for m in row["messages"]]
+        assert roles[0] == "user" and roles[-1] == LAST_ROLE[name]
+        assert all(a != b for a, b in itertools.pairwise(roles)), roles
+        assert all(m["content"].strip() for m in row["messages"])
+        assert row["meta"]["entity_ids"] and row["meta"]["template_ids"]
+        assert word_count(row) <= 250
+        if name == "certainty":
+            assert row["target"] is None and row["meta"]["gold"] and row["meta"]["category"]
+            continue
+        assert isinstance(row["target"], str) and row["target"].strip()
+        if name in CHOICE_LABELS:
+            assert row["target"] in CHOICE_LABELS[name]
+        if name in ("answerability", "groundedness"):
+            assert 1 <= len(row["documents"]) <= 4 and all(d.strip() for d in row["documents"])
+        if name == "context_relevance":
+            assert isinstance(row["document"], str) and row["document"].strip()
+        if name == "requirement_check":
+            assert isinstance(row["requirement"], str) and row["requirement"].strip()
+
+
+@pytest.mark.parametrize("name", sorted(CHOICE_LABELS))
+@pytest.mark.parametrize("split,n", [("train", 300), ("test", 200)])
+def test_label_balance(name, split, n):
+    counts = Counter(row["target"] for row in rows(name, split, n))
+    for label in CHOICE_LABELS[name]:
+        assert 0.4 <= counts[label] / n <= 0.6, counts
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_splits_share_no_entities_or_templates(name):
+    def collect(split, n, field):
+        return {x for row in rows(name, split, n) for x in row["meta"][field]}
+
+    for field in ("entity_ids", "template_ids"):
+        train = collect("train", 300, field)
+        for other in ("val", "test"):
+            assert not train & collect(other, 200, field), field
+    names = {e.split(":", 1)[1] for e in collect("train", 300, "entity_ids")}
+    test_text = " ".join(json.dumps(row) for row in rows(name, "test", 200))
+    any_name = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\b")
+    leaked = set(any_name.findall(test_text))
+    assert not leaked or name == "certainty", sorted(leaked)[:5]  # certainty ids are numbers
+
+
+def test_requirement_labels_match_checker():
+    all_rows = rows("requirement_check", "train", 300) + rows("requirement_check", "test", 200)
+    for row in all_rows:
+        assert check(row["meta"]["requirement_spec"], row["messages"][-1]["content"]) == (
+            row["target"] == "yes"
+        )
+    kinds = Counter(r["meta"]["requirement_spec"]["type"] for r in all_rows)
+    assert len(kinds) >= 15
+
+
+@pytest.mark.parametrize(
+    ("spec", "reply", "ok"),
+    [
+        ({"type": "max_words", "n": 5}, "One two three four five.", True),
+        ({"type": "max_words", "n": 4}, "One two three four five.", False),
+        ({"type": "bullets", "k": 3}, "Intro:\n- a\n- b\n- c", True),
+        ({"type": "bullets", "k": 3}, "1. a\n2. b\n3. c", False),
+        ({"type": "forbidden_word", "w": "very"}, "It is held every June.", True),
+        ({"type": "forbidden_word", "w": "very"}, "It is Very nice.", False),
+        ({"type": "no_contractions"}, "Mara's phone is new.", True),
+        ({"type": "no_contractions"}, "It's new.", False),
+        ({"type": "in_french"}, "Zentra X2 coûte $249. Bonne journée !", True),
+        ({"type": "in_french"}, "The Zentra X2 costs $249.", False),
+        ({"type": "starts_yes_no"}, "No, she was born in 1970.", True),
+        ({"type": "starts_yes_no"}, "Nope, she was born in 1970.", False),
+        ({"type": "json"}, '{"price": "$249"}', True),
+        ({"type": "json"}, 'Here: {"price": "$249"}', False),
+        ({"type": "mention_attr", "value": "$1,299"}, "It costs 1299 dollars.", True),
+        ({"type": "mention_attr", "value": "$1,299"}, "It costs 12,990 dollars.", False),
+        ({"type": "include_word", "w": "reliable"}, "Its reliability is good.", False),
+        ({"type": "lowercase"}, "all lowercase here.", True),
+        ({"type": "has_number"}, "She has two cats.", True),
+        ({"type": "quoted"}, '"Done."', True),
+    ],
+)
+def test_requirement_checker(spec, reply, ok):
+    assert check(spec, reply) is ok
+
+
+def test_query_rewrite_targets_name_the_entity():
+    built_rows, corpus = query_rewrite.build("test", 120)
+    docs = {d["id"]: d["text"] for d in corpus}
+    assert len(corpus) >= 5 * len(built_rows)
+    for row in built_rows:
+        entity = row["meta"]["entity"]
+        assert entity in row["target"]
+        assert entity in docs[row["meta"]["gold_doc_id"]]
+        if row["meta"]["pattern"] != "switch":  # the last turn must not name the entity itself
+            assert entity.lower() not in row["messages"][-1]["content"].lower()
+    assert set(Counter(r["meta"]["pattern"] for r in built_rows)) == set(query_rewrite.PATTERNS)
+
+
+def test_bm25_recall_gap_between_raw_turn_and_rewrite():
+    built_rows, corpus = query_rewrite.build("test", 100)
+    ids = [d["id"] for d in corpus]
+    retriever = bm25s.BM25()
+    retriever.index(
+        bm25s.tokenize([d["text"] for d in corpus], stopwords="en", show_progress=False), show_progress=False
+    )
+
+    def recall_at_3(queries):
+        tokens = bm25s.tokenize(queries, stopwords="en", show_progress=False)
+        hits, _ = retriever.retrieve(tokens, k=3, show_progress=False)
+        return sum(
+            row["meta"]["gold_doc_id"] in {ids[i] for i in top}
+            for row, top in zip(built_rows, hits, strict=True)
+        ) / len(built_rows)
+
+    raw = recall_at_3([r["messages"][-1]["content"] for r in built_rows])
+    rewritten = recall_at_3([r["target"] for r in built_rows])
+    assert rewritten >= raw + 0.15, (raw, rewritten)
+
+
+@pytest.mark.parametrize(
+    ("answer", "gold", "ok"),
+    [
+        ("The answer is 43.", "43", True),
+        ("17 + 26 = 43", "43", True),
+        ("Forty-three.", "43", True),
+        ("It is 75,646.", "75646", True),
+        ("one hundred and five", "105", True),
+        ("17 + 26 = 42", "43", False),
+        ("I don't know.", "43", False),
+        ("The capital is Brasília.", "Brasilia", True),
+        ("It's Kiev.", "Kyiv|Kiev", True),
+        ("The capital of Mexico is Mexico.", "Mexico City", False),
+        ("paris", "Paris", True),
+    ],
+)
+def test_certainty_grading(answer, gold, ok):
+    assert certainty.is_correct(answer, gold) is ok
+
+
+def test_certainty_golds_and_labelling():
+    generated = rows("certainty", "train", 300)
+    assert len(Counter(r["meta"]["category"] for r in generated)) >= 10
+    for row in generated:  # golds of plain arithmetic match Python's arithmetic
+        m = re.fullmatch(r"What is (\d+) ([+×-]) (\d+)\?", row["messages"][0]["content"])
+        if m:
+            a, op, b = int(m[1]), m[2], int(m[3])
+            assert row["meta"]["gold"] == str({"+": a + b, "-": a - b, "×": a * b}[op])
+    graded = certainty.label_rows(
+        generated[:20], lambda msgs: f"The answer is {generated[0]['meta']['gold']}."
+    )
+    assert graded[0]["target"] == "9" and graded[0]["meta"]["correct"] is True
+    assert {r["target"] for r in graded} <= {"9", "0"}
+    assert all(r["messages"][-1]["role"] == "assistant" for r in graded)
+    assert generated[0]["target"] is None and len(generated[0]["messages"]) == 1  # not mutated
+
+
+def test_write_splits_and_cli(tmp_path, capsys):
+    sizes = {"train": 12, "val": 4, "test": 6}
+    write_splits("query_rewrite", tmp_path / "qr", sizes)
+    for split, n in sizes.items():
+        lines = (tmp_path / "qr" / f"{split}.jsonl").read_text().splitlines()
+        assert len(lines) == n
+        assert (tmp_path / "qr" / f"corpus_{split}.jsonl").stat().st_size > 0
+    cli_main(["groundedness", "--out", str(tmp_path / "g"), "--train", "10", "--val", "2", "--test", "4"])
+    assert "train: 10 rows" in capsys.readouterr().out

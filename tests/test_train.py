@@ -1,0 +1,123 @@
+"""Training: learns a trivial task, resumes exactly, matches invoke's tokens, rejects bad data early."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import alora_chain as ac
+from alora_chain.chat import conversation_ids
+from alora_chain.data import load_rows
+from alora_chain.intrinsic import invocation_tokens
+from alora_chain.train import TrainConfig, encode_example, spec_for_training, train
+
+COLOURS = ["red", "blue", "green", "yellow", "purple", "orange", "black", "white", "pink", "grey"]
+
+
+def _colour_rows(n: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        mentions = i % 2 == 0
+        text = f"My new bike is {rng.choice(COLOURS)}." if mentions else f"My new bike cost {rng.randint(2, 99)} euros."
+        rows.append({"messages": [{"role": "user", "content": text}], "target": "yes" if mentions else "no"})
+    return rows
+
+
+def _write(path: Path, rows: list[dict]) -> Path:
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def colour_spec(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("colour")
+    (folder / "colour.jinja").write_text('Does my message name a colour? Reply "yes" or "no".')
+    spec = spec_for_training(
+        "colour", template="colour.jinja", arguments={},
+        output={"kind": "choice", "labels": ["yes", "no"], "positive": "yes"},
+    )
+    return spec.with_folder(folder)
+
+
+def _accuracy(model, intrinsic, rows) -> tuple[float, float]:
+    """(accuracy, mean probability of the right label) on ``rows``."""
+    correct, mass = 0, 0.0
+    for row in rows:
+        s = ac.Session(model)
+        s.user(row["messages"][0]["content"])
+        result = s.invoke(intrinsic)
+        correct += result.raw == row["target"]
+        mass += result.probabilities[row["target"]]
+    return correct / len(rows), mass / len(rows)
+
+
+def test_training_learns_and_output_folder_runs_through_invoke(model, colour_spec, tmp_path):
+    data = _write(tmp_path / "train.jsonl", _colour_rows(40, seed=1))
+    held_out = _colour_rows(8, seed=99)
+    out = tmp_path / "colour"
+    result = train(data, colour_spec, out, TrainConfig(epochs=2, batch_size=8, lr=2e-3, val_fraction=0.2),
+                   progress=False)
+    losses = [h["val_loss"] for h in result.history]
+    assert losses[-1] < losses[0]
+    trained = ac.Intrinsic.load(out)
+    assert trained.base_model.fingerprint == model.identity.fingerprint
+    assert trained.training["data_sha256"]
+    weights = load_file(out / "adapter" / "adapter_model.safetensors")
+    assert all(t.dtype == torch.float16 for t in weights.values())
+    accuracy, mass = _accuracy(model, trained, held_out)
+    assert accuracy >= 0.75 and mass > 0.6, (accuracy, mass)
+
+
+def test_resumed_run_ends_with_the_same_weights(colour_spec, tmp_path):
+    data = _write(tmp_path / "train.jsonl", _colour_rows(16, seed=2))
+    config = dict(epochs=1, batch_size=4, lr=1e-3, val_fraction=0.25, checkpoint_every=1)
+    train(data, colour_spec, tmp_path / "full", TrainConfig(**config), progress=False)
+    train(data, colour_spec, tmp_path / "split", TrainConfig(**config, max_steps=2), progress=False)
+    train(data, colour_spec, tmp_path / "split", TrainConfig(**config), resume=True, progress=False)
+    full = load_file(tmp_path / "full" / "adapter" / "adapter_model.safetensors")
+    split = load_file(tmp_path / "split" / "adapter" / "adapter_model.safetensors")
+    assert full.keys() == split.keys()
+    assert all(torch.equal(full[k], split[k]) for k in full)
+
+
+def test_training_sequence_is_exactly_what_invoke_runs(model, tmp_path):
+    spec = spec_for_training(
+        "answerability", template="answerability.jinja", arguments={"documents": "list[str]"},
+        output={"kind": "choice", "labels": ["answerable", "unanswerable"], "positive": "answerable"},
+    )
+    row = {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+                        {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "Who won?"}],
+           "documents": ["The Reds won 2-1.", "Tickets cost 5 euros."], "target": "answerable"}
+    [parsed] = load_rows(_write(tmp_path / "one.jsonl", [row]), spec)
+    example = encode_example(model, spec, parsed)
+    s = ac.Session(model, system="Be brief.")
+    s.user("Hi").assistant("Hello!").user("Who won?")
+    served = invocation_tokens(model.tokenizer, spec, s.transcript, {"documents": row["documents"]}, s.token_ids)
+    assert s.token_ids == conversation_ids(model.tokenizer, parsed.messages)
+    assert example.prefix + example.invocation == served.all
+    assert example.target == [*model.tokenizer("answerable", add_special_tokens=False)["input_ids"],
+                              model.end_of_turn_id]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"target": "yes"}, "missing field 'messages'"),
+        ({"messages": [{"role": "user", "content": "hi"}], "target": ""}, "target"),
+        ({"messages": [{"role": "user", "content": "word " * 3000}], "target": "yes"}, "max"),
+        ({"messages": [{"role": "user", "content": "hi"}], "target": "yes <|im_start|>colour\n"}, "invocation"),
+    ],
+)
+def test_bad_data_names_the_line_before_training(colour_spec, tmp_path, row, message):
+    good = _colour_rows(3, seed=3)
+    data = _write(tmp_path / "bad.jsonl", [*good, row])
+    with pytest.raises(ac.errors.DataError) as info:
+        train(data, colour_spec, tmp_path / "never", TrainConfig(max_length=512), progress=False)
+    assert "line 4" in str(info.value) and message in str(info.value).lower()
+    assert not (tmp_path / "never").exists()
