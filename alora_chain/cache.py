@@ -106,6 +106,9 @@ class SessionCache(Cache):
     def __init__(self, num_layers: int, *, _storage: _Storage | None = None, _lengths=None) -> None:
         self.storage = _storage or _Storage(num_layers)
         self.lengths: list[int] = list(_lengths) if _lengths is not None else [0] * num_layers
+        # a batched forward's rows (B, H, T, D) are stored one after another as (1, H, B*T, D);
+        # the caller's 4D mask says which of them each row may see (Session.invoke_many)
+        self.flat_rows = False
         super().__init__(layers=[_Layer(self, i) for i in range(num_layers)])
         self.storage.users.add(self)
 
@@ -157,6 +160,12 @@ class SessionCache(Cache):
 
     # -- transformers hooks ---------------------------------------------------------------
     def _write(self, layer: int, k_new: torch.Tensor, v_new: torch.Tensor):
+        if k_new.shape[0] > 1:
+            if not self.flat_rows:
+                raise ValueError("a SessionCache holds one row; set flat_rows for a batched forward")
+            b, h, t, d = k_new.shape
+            k_new = k_new.transpose(0, 1).reshape(1, h, b * t, d)  # row 0's tokens, then row 1's, ...
+            v_new = v_new.transpose(0, 1).reshape(1, h, b * t, d)
         start = self.lengths[layer]
         end = start + k_new.shape[2]
         if layer == 0:

@@ -14,12 +14,13 @@ Example (ChatML): history ``[]`` + ``user: "hi"`` -> ``<|im_start|>system\\n...<
 from __future__ import annotations
 
 import re
+import threading
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 from transformers import PreTrainedTokenizerBase
 
-from .errors import TemplateError
+from .errors import InvalidArgumentError, TemplateError
 
 Role = Literal["system", "user", "assistant"]
 _SENTINEL = "\ue000{}\ue001"
@@ -34,18 +35,37 @@ class Message(BaseModel):
     content: str
 
 
-def encode_text(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
-    """Token ids of ``text`` as plain text: special-token strings are not special."""
+# transformers keeps ``split_special_tokens`` as a flag on the shared Rust tokenizer and
+# sets it per call, so concurrent plain/markup encodes race: measured 59 of 3000 plain
+# encodes of "<|im_start|>" came back as the special token. Every encode holds this lock.
+_TOKENIZE_LOCK = threading.Lock()
+
+
+def _encode(tokenizer: PreTrainedTokenizerBase, text: str, split_special_tokens: bool) -> list[int]:
     if not text:
         return []
-    return tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+    if not isinstance(text, str):
+        raise InvalidArgumentError(f"expected text (str), got {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidArgumentError(
+            f"text is not valid Unicode ({exc.reason} at position {exc.start}); "
+            "decode bytes with errors='replace' before passing them"
+        ) from None
+    with _TOKENIZE_LOCK:
+        ids = tokenizer(text, add_special_tokens=False, split_special_tokens=split_special_tokens)
+    return ids["input_ids"]
+
+
+def encode_text(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
+    """Token ids of ``text`` as plain text: special-token strings are not special."""
+    return _encode(tokenizer, text, split_special_tokens=True)
 
 
 def encode_markup(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
     """Token ids of trusted template text, where ``<|im_start|>`` is one special token."""
-    if not text:
-        return []
-    return tokenizer(text, add_special_tokens=False)["input_ids"]
+    return _encode(tokenizer, text, split_special_tokens=False)
 
 
 def _render(tokenizer, messages: list[Message], generation_prompt: bool = False) -> str:

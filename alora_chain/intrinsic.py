@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from .chat import Message, encode_markup, encode_text, turn_ids
 from .errors import IntrinsicSpecError, InvalidArgumentError, UnknownIntrinsicError
@@ -88,6 +96,24 @@ class Intrinsic(_Spec):
     training: dict[str, Any] = Field(default_factory=dict)
 
     _folder: Path | None = PrivateAttr(default=None)
+    _fingerprint: tuple[tuple, str] | None = PrivateAttr(default=None)  # (weights file stat, hash)
+
+    @field_validator("adapter", "template")
+    @classmethod
+    def _inside_folder(cls, value: str, info: ValidationInfo) -> str:
+        """A spec file may not point at files outside its folder (``/etc/passwd``, ``../x``).
+
+        Checked for files read by :meth:`load` (which may come from anywhere); Python code
+        that builds an Intrinsic itself may name any folder.
+        """
+        if "\x00" in value:
+            raise ValueError("must not contain a NUL character")
+        if not (info.context or {}).get("from_file"):
+            return value
+        path = Path(value)
+        if not value or path.is_absolute() or ".." in path.parts or "\\" in value or ":" in value:
+            raise ValueError(f"must be a relative path inside the intrinsic folder, got {value!r}")
+        return value
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod
@@ -97,21 +123,27 @@ class Intrinsic(_Spec):
         path = folder / "intrinsic.yaml" if folder.is_dir() else folder
         if not path.is_file():
             raise IntrinsicSpecError(f"{path} does not exist (an intrinsic folder needs intrinsic.yaml)")
-        text = path.read_text(encoding="utf-8")
-        try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise IntrinsicSpecError(f"{path}: not valid YAML: {exc}") from exc
+        data, node = _read_yaml(path)
         if not isinstance(data, dict):
             raise IntrinsicSpecError(f"{path}: expected a mapping of fields, got {type(data).__name__}")
         try:
-            intrinsic = cls.model_validate(data)
+            intrinsic = cls.model_validate(data, context={"from_file": True})
         except ValidationError as exc:
             raise IntrinsicSpecError(_describe(exc, path, node)) from None
         intrinsic._folder = path.parent
         intrinsic.template_obj  # compile now: syntax errors belong to loading
         return intrinsic
+
+    @classmethod
+    def from_granite_io(cls, path: str | Path, **options: Any) -> Intrinsic:
+        """Map an IBM granite-common ``io.yaml`` (and its adapter) to an Intrinsic.
+
+        Options: ``base_model`` (a Model or its identity; required), ``adapter``,
+        ``invocation``, ``name``; see :func:`alora_chain.granite.from_granite_io`.
+        """
+        from .granite import from_granite_io
+
+        return from_granite_io(path, **options)
 
     @property
     def folder(self) -> Path | None:
@@ -138,12 +170,21 @@ class Intrinsic(_Spec):
         )
 
     def fingerprint(self) -> str:
-        """Short hash of the spec, template and adapter weights (for caches and result files)."""
-        digest = hashlib.sha256(self.model_dump_json().encode() + self.template_obj.source.encode())
+        """Short hash of the spec, template and adapter weights (for caches and result files).
+
+        Kept until the weights file changes (path, size, mtime): hashing a rank-32 adapter on
+        every ``invoke`` cost ~10-30 ms, a sizeable part of a one-pass intrinsic call.
+        """
         weights = self.adapter_path / "adapter_model.safetensors"
-        if weights.is_file():
+        stat = weights.stat() if weights.is_file() else None
+        key = (str(weights), stat and stat.st_size, stat and stat.st_mtime_ns)
+        if self._fingerprint is not None and self._fingerprint[0] == key:
+            return self._fingerprint[1]
+        digest = hashlib.sha256(self.model_dump_json().encode() + self.template_obj.source.encode())
+        if stat is not None:
             digest.update(weights.read_bytes())
-        return digest.hexdigest()[:12]
+        self._fingerprint = (key, digest.hexdigest()[:12])
+        return self._fingerprint[1]
 
     # -- the token sequence of one call (shared by Session.invoke and training) --------------
     def check_arguments(self, arguments: dict[str, Any]) -> None:
@@ -272,16 +313,74 @@ def resolve(intrinsic: Intrinsic | str | Path) -> Intrinsic:
     )
 
 
+_MAX_SPEC_BYTES = 1 << 20
+_MAX_SPEC_DEPTH = 32  # a real spec nests about 4 levels
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: PyYAML's own scanner is quadratic
+
+
+def _read_yaml(path: Path):
+    """(data, node tree) of a spec file.
+
+    Refuses, before building anything: files over 1 MiB, aliases (no "billion laughs"
+    expansion) and nesting deeper than 32 (PyYAML recurses, and its pure-Python scanner
+    takes minutes on 20k nested brackets).
+    """
+    if path.stat().st_size > _MAX_SPEC_BYTES:
+        raise IntrinsicSpecError(f"{path} is larger than {_MAX_SPEC_BYTES} bytes; a spec is a short file")
+    try:
+        text = path.read_text(encoding="utf-8")
+        depth = 0
+        for event in yaml.parse(text, Loader=_LOADER):
+            line = event.start_mark.line + 1
+            if isinstance(event, yaml.AliasEvent):
+                raise IntrinsicSpecError(
+                    f"{path} line {line}: YAML aliases (*name) are not allowed in intrinsic.yaml; "
+                    "write the value out"
+                )
+            depth += isinstance(event, yaml.CollectionStartEvent) - isinstance(event, yaml.CollectionEndEvent)
+            if depth > _MAX_SPEC_DEPTH:
+                raise IntrinsicSpecError(f"{path} line {line}: YAML nested too deeply (over {_MAX_SPEC_DEPTH})")
+        return yaml.load(text, Loader=_LOADER), yaml.compose(text, Loader=_LOADER)
+    except UnicodeDecodeError as exc:
+        raise IntrinsicSpecError(f"{path} is not UTF-8 text (byte {exc.start})") from None
+    except yaml.YAMLError as exc:
+        raise IntrinsicSpecError(f"{path}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise IntrinsicSpecError(f"{path}: YAML nested too deeply") from None
+
+
 def _describe(exc: ValidationError, path: Path, node) -> str:
+    """One line per problem: ``  output.labels (line 7): List should have at least 2 items``."""
     lines = [f"{path}: invalid intrinsic spec"]
     for err in exc.errors():
         loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "tagged-union"))]
+        loc = _without_union_tags(node, loc)
+        if err["type"] == "union_tag_invalid":
+            loc.append("kind")  # point at the bad tag itself, not at its mapping
         line = _line_of(node, loc)
         where = f"line {line}" if line else "top level"
         field = ".".join(loc) or "(root)"
         message = "unknown field (not allowed)" if err["type"] == "extra_forbidden" else err["msg"]
         lines.append(f"  {field} ({where}): {message}")
     return "\n".join(lines)
+
+
+def _without_union_tags(node, loc: list[str]) -> list[str]:
+    """Drop the discriminator pydantic inserts into a location (``output.choice.labels``)."""
+    kept = []
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == key), None)
+            kind = next((v.value for k, v in node.value if k.value == "kind"), None)
+            if match is None and kind == key:
+                continue  # the tag of a tagged union, not a key of the file
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and key.isdigit() and int(key) < len(node.value):
+            node = node.value[int(key)]
+        else:
+            node = None
+        kept.append(key)
+    return kept
 
 
 def _line_of(node, loc: list[str]) -> int | None:

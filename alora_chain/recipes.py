@@ -25,7 +25,7 @@ class Recipe:
     description: str
     output: dict
     arguments: dict[str, str] = field(default_factory=dict)
-    sizes: tuple[int, int, int] = (600, 80, 200)  # train / validation / test rows
+    sizes: tuple[int, int, int] = (320, 64, 200)  # train / validation / test rows (CPU budget)
     epochs: int = 2
 
 
@@ -58,7 +58,7 @@ RECIPES: dict[str, Recipe] = {
     "certainty": Recipe(
         "Probability that the base model's last answer is correct (expectation over digits 0..9).",
         {"kind": "score"},
-        sizes=(500, 80, 200),
+        sizes=(320, 64, 160),
     ),
 }
 
@@ -99,7 +99,7 @@ def _label_certainty(rows: list[dict]) -> list[dict]:
         session = Session(model)
         for message in messages:
             getattr(session, message["role"])(message["content"])
-        return session.generate(max_new_tokens=40)
+        return session.generate(max_new_tokens=24)
 
     answered = []
     for row in track(rows, description="answering certainty questions with the base model"):

@@ -12,8 +12,8 @@ from typing import Any, Literal
 import torch
 
 from .cache import SessionCache
-from .chat import Message, generation_prompt_ids, turn_ids
-from .decoding import GenerationConfig, decode, score_candidates
+from .chat import Message, conversation_ids, generation_prompt_ids, turn_ids
+from .decoding import GenerationConfig, ScoreRequest, decode, score_candidates, score_candidates_many
 from .errors import ContextWindowExceededError, InvalidArgumentError
 from .intrinsic import ChoiceOutput, Intrinsic, JsonOutput, ScoreOutput, invocation_tokens, resolve
 from .model import Model
@@ -49,6 +49,8 @@ class Session:
         generation: GenerationConfig | None = None,
         truncation: Literal["error", "drop_oldest"] = "error",
     ) -> None:
+        if truncation not in ("error", "drop_oldest"):
+            raise InvalidArgumentError(f"truncation must be 'error' or 'drop_oldest', got {truncation!r}")
         self.model = model
         self.generation = generation or GenerationConfig()
         self.truncation = truncation  # what to do when a turn would not fit the context window
@@ -111,32 +113,48 @@ class Session:
                 "session, shorten the input, or use Session(..., truncation='drop_oldest')."
             )
 
-    def _make_room(self, extra: int, what: str) -> None:
-        """Apply the truncation policy, then fail early if ``extra`` tokens still do not fit."""
-        if self.truncation == "drop_oldest":
-            while len(self._ids) + extra > self.model.max_context and self._droppable():
-                self._drop_oldest_turn()
-        self._check_fits(extra, what)
+    def _make_room(self, extra: int, what: str) -> bool:
+        """Apply the truncation policy, then fail early if ``extra`` tokens still do not fit.
 
-    def _droppable(self) -> bool:
-        return any(m.role != "system" for m in self._messages[:-1])
-
-    def _drop_oldest_turn(self) -> None:
-        index = next(i for i, m in enumerate(self._messages) if m.role != "system")
-        kept = self._messages[:index] + self._messages[index + 1 :]
+        Returns whether turns were dropped (the caller's token ids may then be stale).
+        """
+        limit = self.model.max_context
+        if self.truncation != "drop_oldest" or len(self._ids) + extra <= limit:
+            self._check_fits(extra, what)
+            return False
+        # drop the oldest non-system turns (never the last one) until it fits; count tokens
+        # by tokenising only, then recompute the cache once: positions of every kept token change
+        kept = list(self._messages)
+        while len(conversation_ids(self.model.tokenizer, kept)) + extra > limit:
+            index = next((i for i, m in enumerate(kept[:-1]) if m.role != "system"), None)
+            if index is None:
+                break
+            del kept[index]
+        if len(kept) == len(self._messages):
+            self._check_fits(extra, what)
+            return False
         self._rebuild(kept)
+        self._check_fits(extra, what)
+        return True
 
     def _rebuild(self, messages: list[Message]) -> None:
-        """Recompute the cache from ``messages`` (used only by the truncation policy and load)."""
+        """Recompute the cache from ``messages`` in one prefill (truncation policy and load)."""
+        ids: list[int] = []
+        ends: list[int] = []
+        for i, message in enumerate(messages):
+            ids += turn_ids(self.model.tokenizer, messages[:i], message)
+            ends.append(len(ids))
         self._cache = SessionCache.for_model(self.model.config)
         self._messages, self._ids, self._turn_ends = [], [], []
-        for message in messages:
-            self._append_turn(message)
+        self._check_fits(len(ids), "the conversation")
+        self._extend(ids)
+        self._messages, self._turn_ends = list(messages), ends
 
     # -- turns --------------------------------------------------------------------------------
     def _append_turn(self, message: Message) -> None:
         ids = turn_ids(self.model.tokenizer, self._messages, message)
-        self._make_room(len(ids), f"the {message.role} turn")
+        if self._make_room(len(ids), f"the {message.role} turn"):
+            ids = turn_ids(self.model.tokenizer, self._messages, message)  # history was truncated
         self._extend(ids)
         self._messages.append(message)
         self._turn_ends.append(len(self._ids))
@@ -202,7 +220,8 @@ class Session:
         tokenizer = self.model.tokenizer
         with self._transaction():
             prompt = generation_prompt_ids(tokenizer, self._messages)
-            self._make_room(len(prompt) + config.max_new_tokens + 2, "generation")
+            if self._make_room(len(prompt) + config.max_new_tokens + 2, "generation"):
+                prompt = generation_prompt_ids(tokenizer, self._messages)
             reused = len(self._ids)
             self._cache.reserve(len(prompt) + config.max_new_tokens + 2)
             logits = self.model.forward(torch.tensor([prompt]), self._cache)[0, -1]
@@ -257,6 +276,27 @@ class Session:
         )
         return child
 
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, path: str | Path, *, include_cache: bool = False) -> Path:
+        """Write transcript and settings (and the cache, if asked) to ``path`` atomically.
+
+        The file is safetensors with a checksum; see :mod:`alora_chain.persistence`.
+        """
+        from . import persistence
+
+        return persistence.save(self, path, include_cache=include_cache)
+
+    @classmethod
+    def load(cls, path: str | Path, model: Model) -> Session:
+        """Read a file written by :meth:`save`; without a saved cache it is recomputed.
+
+        Raises ``SessionStateError`` for a truncated, modified or other-version file, or a
+        saved cache that belongs to another model; never returns a half-loaded session.
+        """
+        from . import persistence
+
+        return persistence.load(path, model, cls)
+
     # -- intrinsics --------------------------------------------------------------------------
     def invoke(self, intrinsic: Intrinsic | str | Path, **arguments: Any) -> IntrinsicResult:
         """Run an intrinsic on a fork of the cache; the session is unchanged afterwards.
@@ -308,6 +348,65 @@ class Session:
             ),
         )
 
+    def invoke_many(
+        self, calls: list[tuple[Intrinsic | str | Path, dict[str, Any]]]
+    ) -> list[IntrinsicResult]:
+        """Run several intrinsics on the conversation as it is; results in the order of ``calls``.
+
+        The one-pass ones (``choice``/``score`` outputs with an aLoRA adapter) share ONE
+        forward over a fork of the cache: a row each, with its own adapter (PEFT mixed-adapter
+        batch), all reading the session's history in place. Their results equal separate
+        :meth:`invoke` calls within float tolerance; ``stats.seconds`` is the shared batch's
+        time. Others (text/json, standard LoRA) run one after another through :meth:`invoke`.
+
+        Example: ``s.invoke_many([("answerability", {"documents": docs}), ("certainty", {})])``
+        """
+        results: list[IntrinsicResult | None] = [None] * len(calls)
+        batch: list[tuple[int, Intrinsic, ScoreRequest, int]] = []  # index, spec, row, prompt tokens
+        for index, (intrinsic, arguments) in enumerate(calls):
+            spec = resolve(intrinsic)
+            if spec.adapter_kind != "alora" or not isinstance(spec.output, ChoiceOutput | ScoreOutput):
+                results[index] = self.invoke(spec, **arguments)
+                continue
+            adapter = spec.bind(self.model)
+            tokens = invocation_tokens(self.model.tokenizer, spec, self._messages, arguments, self._ids)
+            labels = self._label_sequences(spec)
+            request = ScoreRequest(tokens.prompt + tokens.invocation, labels, adapter, len(tokens.invocation))
+            self._check_fits(len(request.prefix) + max(map(len, labels)), f"intrinsic {spec.name!r}")
+            batch.append((index, spec, request, len(tokens.prompt)))
+        if len(batch) == 1:
+            index, spec, _, _ = batch[0]
+            results[index] = self.invoke(spec, **dict(calls[index][1]))
+        elif batch:
+            started = time.perf_counter()
+            work = self._cache.fork()
+            try:
+                all_logprobs = score_candidates_many(self.model, work, [row for _, _, row, _ in batch])
+            finally:
+                work.release()
+            seconds = time.perf_counter() - started
+            for (index, spec, request, n_prompt), logprobs in zip(batch, all_logprobs):
+                new_tokens = len(request.prefix) + len(
+                    {tuple(c[: i + 1]) for c in request.candidates for i in range(len(c))}
+                )
+                results[index] = self._scored_result(spec, logprobs, new_tokens, n_prompt, seconds)
+        return results
+
+    def _scored_result(self, spec, logprobs, new_tokens, n_prompt, seconds) -> IntrinsicResult:
+        value, score, raw, probabilities = self._parse_scores(spec, logprobs)
+        self.stats.invocations += 1
+        self.stats.reused_tokens += len(self._ids)
+        self.stats.computed_tokens += new_tokens
+        stats = InvokeStats(
+            reused_tokens=len(self._ids),
+            new_tokens=new_tokens,
+            adapter_tokens=new_tokens - n_prompt,
+            seconds=seconds,
+        )
+        return IntrinsicResult(
+            intrinsic=spec.name, value=value, score=score, raw=raw, probabilities=probabilities, stats=stats
+        )
+
     def _label_sequences(self, spec: Intrinsic) -> list[list[int]]:
         return spec.label_sequences(self.model.tokenizer, self.model.end_of_turn_id)
 
@@ -316,6 +415,9 @@ class Session:
         logprobs = score_candidates(
             self.model, fork, suffix, candidates, adapter=adapter, adapter_prefix_tokens=n_invocation
         )
+        return self._parse_scores(spec, logprobs)
+
+    def _parse_scores(self, spec, logprobs):
         if isinstance(spec.output, ChoiceOutput):
             value, score, raw, probs = parse_choice(spec.output, logprobs)
         else:

@@ -18,13 +18,46 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from .errors import TemplateError, TemplateSecurityError
 
-_ENV = SandboxedEnvironment(
+_MAX_SIZE = 1_000_000  # longest string/list and most digits an operator may produce
+
+
+class _NoFiles(jinja2.BaseLoader):
+    """{% include %}, {% import %} and {% extends %} fail: a template cannot read files."""
+
+    def get_source(self, environment, template):
+        raise SecurityError(f"templates cannot include, import or extend other files ({template!r})")
+
+
+class _Sandbox(SandboxedEnvironment):
+    """jinja's sandbox, plus bounds on ``*`` and ``**`` so ``'a' * 10**10`` or ``9**9**9``
+    cannot exhaust memory or CPU (intercepted operators are also never constant-folded
+    at compile time, so loading such a template is cheap)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "**" and _is_int(left) and _is_int(right):
+            if abs(left) > 1 and right * left.bit_length() > _MAX_SIZE:
+                raise SecurityError(f"{left!r} ** {right!r} is too large for a template")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and isinstance(times, int):
+                    if len(seq) * times > _MAX_SIZE:
+                        raise SecurityError(f"a template may not build sequences over {_MAX_SIZE} items")
+        return super().call_binop(context, operator, left, right)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_ENV = _Sandbox(
     undefined=jinja2.StrictUndefined,
     autoescape=False,
     keep_trailing_newline=False,
     trim_blocks=True,
     lstrip_blocks=True,
-    loader=None,  # no {% include %} / {% import %}: a template cannot read files
+    loader=_NoFiles(),
 )
 
 
@@ -51,6 +84,8 @@ class Template:
             return _ENV.from_string(self.source)
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(f"template {self.name} line {exc.lineno}: {exc.message}") from exc
+        except (RecursionError, MemoryError) as exc:  # e.g. thousands of nested brackets
+            raise TemplateError(f"template {self.name} is too deeply nested to compile") from exc
 
     def variables(self) -> set[str]:
         """Names the template reads, e.g. ``{"documents", "messages"}``."""
@@ -73,5 +108,5 @@ class Template:
             ) from exc
         except jinja2.TemplateError as exc:
             raise TemplateError(f"template {self.name} failed: {exc}") from exc
-        except (TypeError, ValueError, AttributeError) as exc:
+        except Exception as exc:  # template code is third-party: any failure is a TemplateError
             raise TemplateError(f"template {self.name} failed on its arguments: {exc}") from exc

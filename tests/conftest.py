@@ -48,6 +48,7 @@ def make_intrinsic(
     for param_name, param in model.peft.named_parameters():
         if f".{name}." in param_name and "lora_B" in param_name:
             param.data = torch.randn(param.shape, generator=generator) * 0.2
+    model.peft.set_adapter(name)  # the active adapter may be one removed earlier; PEFT saves via it
     model.peft.save_pretrained(folder, selected_adapters=[name])
     (folder / name).rename(folder / "adapter")
     model.remove_adapter(name)
@@ -62,6 +63,54 @@ def make_intrinsic(
         "arguments": arguments if arguments is not None else {"documents": "list[str]"},
         "output": output,
     }
+    (folder / "intrinsic.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    return ac.Intrinsic.load(folder)
+
+
+# built-in name -> (arguments, output) as in DESIGN.md's table, for random stand-ins
+BUILTIN_SHAPES = {
+    "answerability": (
+        {"documents": "list[str]"},
+        {"kind": "choice", "labels": ["answerable", "unanswerable"], "positive": "answerable"},
+    ),
+    "groundedness": (
+        {"documents": "list[str]"},
+        {"kind": "choice", "labels": ["grounded", "ungrounded"], "positive": "grounded"},
+    ),
+    "requirement_check": (
+        {"requirement": "str"},
+        {"kind": "choice", "labels": ["yes", "no"], "positive": "yes"},
+    ),
+    "query_rewrite": ({}, {"kind": "text", "max_new_tokens": 8}),
+    "certainty": ({}, {"kind": "score"}),
+    "context_relevance": (
+        {"document": "str"},
+        {"kind": "choice", "labels": ["relevant", "irrelevant"], "positive": "relevant"},
+    ),
+}
+
+
+def make_standin(model: ac.Model, root: Path, name: str, seed: int = 0) -> ac.Intrinsic:
+    """A random intrinsic with a built-in's name, arguments, output and prompt, at ``root/name``.
+
+    For testing code written against the built-ins without their trained weights; never ship one.
+    """
+    from alora_chain.resources import prompts_dir
+
+    arguments, output = BUILTIN_SHAPES[name]
+    made = make_intrinsic(
+        model,
+        Path(root) / ".tmp",
+        output=output,
+        template=(prompts_dir() / f"{name}.jinja").read_text(),
+        arguments=arguments,
+        invocation=f"<|im_start|>{name}\n",
+        seed=seed,
+    )
+    folder = Path(root) / name
+    made.folder.rename(folder)
+    spec = yaml.safe_load((folder / "intrinsic.yaml").read_text())
+    spec["name"] = name
     (folder / "intrinsic.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     return ac.Intrinsic.load(folder)
 

@@ -1,0 +1,36 @@
+"""The benchmark on a tiny grid: every section is measured, ratios are computed, files are written."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from alora_chain.bench import BenchConfig, run_bench
+from alora_chain.bench.report import PATHS, tables
+
+
+def test_tiny_bench_writes_complete_results(model, tmp_path):
+    config = BenchConfig(lengths=[40, 200], repeats=1, warmup=0, ks=[1, 2], text_tokens=2, turn_tokens=2)
+    results = run_bench(model, config, log=lambda _: None)
+    json_path, png_path = results.write(tmp_path / "out")
+    data = json.loads(json_path.read_text())
+    assert png_path.stat().st_size > 1000
+    assert {r["intrinsic"] for r in data["latency"]} == {"choice", "text"}
+    assert len(data["latency"]) == 4 and len(data["fork"]) == 2 and len(data["turn"]) == 2
+    assert [r["k"] for r in data["multi"]] == [1, 2]
+    lengths = sorted({r["history_tokens"] for r in data["latency"]})
+    assert lengths[0] >= 40 and lengths[1] >= 200
+    for row in data["latency"]:
+        assert set(row["seconds"]) == set(PATHS) and all(v > 0 for v in row["seconds"].values())
+        key = f"{row['intrinsic']}@{row['history_tokens']}"
+        assert math.isclose(
+            data["ratios"][f"lora/alora {key}"], row["seconds"]["lora"] / row["seconds"]["alora"]
+        )
+        assert data["ratios"][f"alora/floor {key}"] > 0
+    text = next(r for r in data["latency"] if r["intrinsic"] == "text")
+    assert 1 <= text["generated_tokens"] <= 2
+    for row in data["fork"]:  # a fork with a suffix allocates at most what the suffix needs
+        assert row["suffix_bytes"] < row["history_bytes"] and row["allocated_bytes"] <= row["nbytes_shared"]
+    names = {t["name"] for t in data["targets"]}
+    assert "aLoRA / floor (worst cell)" in names and any(n.startswith("2 intrinsics") for n in names)
+    assert len(tables(results)) == 5
