@@ -283,7 +283,10 @@ def train(
                 state.step += 1
                 state.tokens += n_tokens
                 state.seconds += time.perf_counter() - tick
-                bar.update(task, advance=1, loss=loss.detach().item(), tps=state.tokens / max(state.seconds, 1e-9))
+                tps = state.tokens / max(state.seconds, 1e-9)
+                bar.update(task, advance=1, loss=loss.detach().item(), tps=tps)
+                if progress and not bar.console.is_terminal and state.step % 10 == 0:  # logs, CI
+                    print(f"step {state.step}/{total_steps} loss {loss.item():.4f} {tps:.0f} tok/s", flush=True)
                 if state.step % eval_every == 0 or state.step == total_steps:
                     _validate(model, val_set, config, params, state)
                     if state.bad_evals >= config.patience:

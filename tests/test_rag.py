@@ -121,9 +121,11 @@ def test_wrap_flags_or_regenerates_ungrounded_answers(model, standins):
     seen.clear()
     retried = strict.wrap(generate, on_ungrounded="regenerate", max_attempts=3)(QUESTION, DOCS)
     assert retried.attempts == 3 and len(seen) == 3 and retried.flagged
-    p = {}
-    for text in ["It lasts 14 hours.", "Fourteen hours.", "Pip is a puffin."]:
-        p[text] = strict.check(None, QUESTION, DOCS, draft=text).p_grounded
+    asked = ac.Session(model).user(QUESTION)  # relevance_threshold=0: judged against all DOCS
+    p = {
+        text: asked.fork().assistant(text).invoke(standins["groundedness"], documents=DOCS).score
+        for text in ["It lasts 14 hours.", "Fourteen hours.", "Pip is a puffin."]
+    }
     assert retried.text == max(p, key=p.get)  # the most grounded attempt is kept
 
     lenient = guard(
