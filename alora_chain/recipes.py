@@ -107,6 +107,63 @@ def _label_certainty(rows: list[dict]) -> list[dict]:
     return answered
 
 
+def evaluate_builtin(name: str, folder: Path, paths: dict[str, Path], *, lora: Path | None, seed: int) -> dict:
+    """Score the trained ``folder`` on the test split (aLoRA, LoRA if given, prompting); write its card."""
+    import shutil
+
+    from . import Intrinsic, load_model
+    from .cards import write_card
+    from .data import load_rows
+    from .evaluate import evaluate
+
+    model = load_model()
+    intrinsic = Intrinsic.load(folder)
+    rows = load_rows(paths["test"], intrinsic)
+    baseline = Intrinsic.load(lora) if lora else None
+    report = evaluate(model, intrinsic, rows, lora=baseline, compare=("lora", "prompt") if lora else ("prompt",))
+    results = json.loads(report.model_dump_json())
+    for path in results["paths"].values():
+        predictions = path.pop("predictions")
+        if name == "query_rewrite":
+            path["metrics"]["recall_at_3"] = _recall_at_3(rows, [p["output"] for p in predictions], seed)
+    if name == "query_rewrite":
+        raw = [r.messages[-1].content for r in rows]
+        results["reference"] = {"raw_last_turn_recall_at_3": _recall_at_3(rows, raw, seed),
+                                "gold_rewrite_recall_at_3": _recall_at_3(rows, [r.target for r in rows], seed)}
+    shutil.copy(paths["test"], folder / "test.jsonl")
+    write_card(folder, results, TARGETS.get(name, []))
+    print(json.dumps({k: v for k, v in results.items() if k != "paths"} |
+                     {p: v["metrics"] for p, v in results["paths"].items()}, indent=1))
+    return results
+
+
+def _recall_at_3(rows, queries: list[str], seed: int) -> float:
+    """BM25 (bm25s) recall@3 of each row's gold document in the test corpus."""
+    import bm25s
+
+    from .datagen import query_rewrite
+
+    corpus = query_rewrite.corpus("test", RECIPES["query_rewrite"].sizes[2], seed)
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize([d["text"] for d in corpus], stopwords="en", show_progress=False),
+                    show_progress=False)
+    found, _ = retriever.retrieve(bm25s.tokenize(queries, stopwords="en", show_progress=False), k=3,
+                                  show_progress=False)
+    ids = [d["id"] for d in corpus]
+    hits = [row.meta["gold_doc_id"] in {ids[int(i)] for i in top} for row, top in zip(rows, found)]
+    return sum(hits) / len(hits)
+
+
+TARGETS = {
+    name: ["aLoRA within 2 points of the standard LoRA", "≥ 20 points above zero-shot prompting",
+           "≥ 85% accuracy on this test split"]
+    for name in ("answerability", "groundedness", "requirement_check", "context_relevance")
+} | {
+    "certainty": ["ECE ≤ 0.10", "AUROC ≥ 0.75 against the base model's actual correctness"],
+    "query_rewrite": ["BM25 recall@3 with the rewrite ≥ 15 points above the raw last turn"],
+}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", choices=sorted(RECIPES))
@@ -117,11 +174,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--data-only", action="store_true")
+    parser.add_argument("--evaluate", action="store_true", help="score OUT on the test split, write its card")
+    parser.add_argument("--lora", type=Path, default=None, help="LoRA baseline folder to compare with")
     args = parser.parse_args(argv)
     recipe = RECIPES[args.name]
     paths = make_data(args.name, args.data or Path("data") / args.name, seed=args.seed)
     if args.data_only:
         print(json.dumps({k: str(v) for k, v in paths.items()}))
+        return
+    if args.evaluate:
+        evaluate_builtin(args.name, args.out, paths, lora=args.lora, seed=args.seed)
         return
     config = TrainConfig(kind=args.kind, epochs=args.epochs or recipe.epochs, seed=args.seed)
     result = train(paths["train"], spec(args.name), args.out, config, validation=paths["val"], resume=args.resume)
