@@ -339,7 +339,9 @@ def _read_yaml(path: Path):
                 )
             depth += isinstance(event, yaml.CollectionStartEvent) - isinstance(event, yaml.CollectionEndEvent)
             if depth > _MAX_SPEC_DEPTH:
-                raise IntrinsicSpecError(f"{path} line {line}: YAML nested too deeply (over {_MAX_SPEC_DEPTH})")
+                raise IntrinsicSpecError(
+                    f"{path} line {line}: YAML nested too deeply (over {_MAX_SPEC_DEPTH})"
+                )
         return yaml.load(text, Loader=_LOADER), yaml.compose(text, Loader=_LOADER)
     except UnicodeDecodeError as exc:
         raise IntrinsicSpecError(f"{path} is not UTF-8 text (byte {exc.start})") from None

@@ -217,6 +217,10 @@ class Session:
         config = self.generation.updated(
             max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed
         )
+        if not self._messages:
+            raise InvalidArgumentError(
+                "the conversation is empty: add a turn (s.user(...)) before generating"
+            )
         tokenizer = self.model.tokenizer
         with self._transaction():
             prompt = generation_prompt_ids(tokenizer, self._messages)
@@ -343,7 +347,7 @@ class Session:
             stats=InvokeStats(
                 reused_tokens=reused,
                 new_tokens=new_tokens,
-                adapter_tokens=new_tokens if reused == 0 else new_tokens - len(tokens.prompt),
+                adapter_tokens=new_tokens if spec.adapter_kind == "lora" else new_tokens - len(tokens.prompt),
                 seconds=time.perf_counter() - started,
             ),
         )

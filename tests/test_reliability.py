@@ -125,6 +125,10 @@ def _act(session, expected, action, intrinsics):
         getattr(session, kind)(arg)
         return [*expected, Message(role=kind, content=arg)]
     if kind == "generate":
+        if not expected:
+            with pytest.raises(InvalidArgumentError, match="conversation is empty"):
+                session.generate(max_new_tokens=arg)
+            return expected
         reply = session.generate(max_new_tokens=arg)
         return [*expected, Message(role="assistant", content=reply)]
     if kind == "invoke_choice":
@@ -290,6 +294,9 @@ def test_over_long_turn_invocation_or_generation_fails_before_any_forward(model,
             s.generate(max_new_tokens=model.max_context)
     assert forwards[0] == 0
     assert snapshot(s) == before
+    with count_forwards(model) as forwards:
+        s.fork().user("ok")
+    assert forwards[0] == 1  # the counter does see forwards
     check(model, s)
 
 

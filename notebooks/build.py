@@ -1,0 +1,488 @@
+"""Write the example notebooks from the Python cells below, and optionally execute them in place.
+
+The notebooks are generated, not edited by hand: change a cell here, then run
+``python notebooks/build.py --execute`` (or ``--execute 03`` for one notebook) to
+rewrite the .ipynb files with fresh outputs. Without ``--execute`` the files are
+written without outputs. tests/test_notebooks.py checks that the committed files
+match these cells and that each one still runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+
+HERE = Path(__file__).resolve().parent
+KERNEL = {"display_name": "Python 3", "language": "python", "name": "python3"}
+CELL_TIMEOUT_S = 300
+
+
+def md(text: str) -> tuple[str, str]:
+    return "markdown", textwrap.dedent(text).strip()
+
+
+def code(text: str) -> tuple[str, str]:
+    return "code", textwrap.dedent(text).strip()
+
+
+QUICKSTART = [
+    md("""
+    # Quickstart: sessions, forks and intrinsics
+
+    `alora_chain` keeps one base-model KV cache per conversation and calls *intrinsics*
+    (small aLoRA adapters) on top of it. An aLoRA adapter is only active from its
+    invocation tokens onwards, so an intrinsic call reuses the whole conversation's cache
+    and computes only its own few tokens.
+
+    This notebook uses the embedded SmolLM2-135M-Instruct (offline, CPU) and the built-in
+    intrinsics.
+    """),
+    code("""
+    import alora_chain as ac
+
+    model = ac.load_model()  # the embedded SmolLM2-135M-Instruct; no network needed
+    print(model.identity.name)
+    """),
+    md("""
+    ## A conversation
+
+    `Session` holds the transcript and its cache. Each turn prefills only its own new
+    tokens; `generate` decodes the assistant's reply with the base model and appends it.
+    """),
+    code("""
+    s = ac.Session(model, system="You are a helpful assistant. Answer in one short sentence.")
+    s.user("What is the capital of France?")
+    print(s.generate(max_new_tokens=32))
+    """),
+    md("`stream` is the same, yielding text as it is decoded:"),
+    code("""
+    s.user("And what is the capital of Italy?")
+    for piece in s.stream(max_new_tokens=32):
+        print(piece, end="", flush=True)
+    print()
+    print(f"{len(s.transcript)} turns, {len(s)} tokens in the cache")
+    """),
+    md("""
+    ## Forks
+
+    `fork()` is O(1): the child shares the parent's cache storage and writes only its own
+    suffix. Two branches can go different ways while the parent stays as it was.
+    """),
+    code("""
+    before = s.transcript
+    food, art = s.fork(), s.fork()
+    food.user("Name one famous dish from that city.")
+    art.user("Name one famous painter from that country.")
+    print("food branch:", food.generate(max_new_tokens=24))
+    print("art branch: ", art.generate(max_new_tokens=24))
+    assert s.transcript == before  # the parent did not change
+    print(f"parent: {len(s.transcript)} turns; branches: {len(food.transcript)} turns each")
+    """),
+    md("""
+    ## Intrinsics
+
+    `ac.intrinsics()` lists the built-in ones. `invoke` forks the cache, appends the
+    intrinsic's instruction (base weights) and invocation (adapter), reads the answer and
+    discards the fork: the session is left exactly as it was.
+    """),
+    code("""
+    print(ac.intrinsics())
+    """),
+    md("""
+    **Answerability**: can the last question be answered from these documents?
+    `r.value` is the parsed answer, `r.score` its probability and `r.stats` what the call
+    cost: `reused_tokens` came from the session's cache, `new_tokens` were computed.
+    """),
+    code("""
+    q = ac.Session(model, system="You are a support assistant for Northwind Robotics.")
+    q.user("How long does the battery of the Scout R2 last?")
+    transcript, cached = q.transcript, len(q)
+
+    for documents in (
+        ["The Scout R2 carries up to 60 kg and its battery lasts 14 hours on one charge."],
+        ["The Harvester H1 picks about 900 berries per hour with a soft gripper."],
+    ):
+        r = q.invoke("answerability", documents=documents)
+        print(f"value={r.value!s:5}  score={r.score:.2f}  reused={r.stats.reused_tokens} "
+              f"new={r.stats.new_tokens}  {r.stats.seconds * 1000:.0f} ms  <- {documents[0][:40]}...")
+
+    assert q.transcript == transcript and len(q) == cached  # invoke changed nothing
+    """),
+    md("""
+    Intrinsics about the assistant's reply read the conversation after `generate`:
+    `requirement_check`, `certainty` and `query_rewrite` (which turns a follow-up question
+    into a standalone query).
+    """),
+    code("""
+    r = s.invoke("requirement_check", requirement="The reply is one sentence long.")
+    print("requirement_check:", r.value, f"(p={r.score:.2f})")
+    r = s.invoke("certainty")
+    print("certainty:", f"{r.value:.2f}")
+
+    follow_up = ac.Session(model)
+    follow_up.user("Who designed the Eiffel tower?")
+    follow_up.assistant("Gustave Eiffel's company designed it.")
+    follow_up.user("When was it finished?")
+    r = follow_up.invoke("query_rewrite")
+    print("query_rewrite:", repr(r.value), f"- reused {r.stats.reused_tokens} tokens")
+    """),
+]
+
+RAG_GUARD = [
+    md("""
+    # A guard for retrieval-augmented generation
+
+    `RagGuard` wraps any RAG pipeline with four intrinsic checks that all run on forks of
+    one conversation cache: document relevance, answerability, groundedness of the answer
+    and the model's certainty. Unanswerable questions are refused before generating.
+
+    Retrieval here is BM25 (`alora_chain.retrieval`) over the small fictional knowledge
+    base shipped for the demo.
+    """),
+    code("""
+    import alora_chain as ac
+    from alora_chain.rag import RagGuard
+    from alora_chain.retrieval import Retriever, load_knowledge_base
+
+    model = ac.load_model()
+    kb = load_knowledge_base()
+    retriever = Retriever(kb.documents)
+    print(f"{kb.name}: {len(kb.documents)} documents")
+
+
+    def retrieve(question: str, k: int = 2) -> list[str]:
+        return [hit.document.text for hit in retriever.search(question, k=k)]
+
+
+    for hit in retriever.search("How long does the Scout R2 battery last?", k=3):
+        print(f"{hit.score:5.2f}  {hit.document.id}")
+    """),
+    md("""
+    ## Checking a question
+
+    `check(conversation, question, documents)` scores each document's relevance, then asks
+    whether the question is answerable from the relevant ones. The second question is about
+    the company but not covered by any document.
+    """),
+    code("""
+    guard = RagGuard(model)
+    questions = [
+        "How long does the Scout R2 battery last on one charge?",
+        "What is the name of Ingrid Halvorsen's dog?",
+    ]
+    for question in questions:
+        verdict = guard.check(None, question, retrieve(question))
+        relevance = ", ".join(f"{p:.2f}" for p in verdict.relevance)
+        print(f"{question}\\n  relevance [{relevance}]  answerable={verdict.answerable} "
+              f"(p={verdict.p_answerable:.2f})  {verdict.timings['total'] * 1000:.0f} ms")
+    """),
+    md("""
+    ## Wrapping a generate function
+
+    `guard.wrap(generate_fn)` returns `ask(question, documents)`: it refuses unanswerable
+    questions without calling `generate_fn`, and judges the answer it returns
+    (groundedness against the relevant documents, certainty).
+    """),
+    code("""
+    def generate(question: str, documents: list[str]) -> str:
+        context = "\\n".join(f"- {d}" for d in documents)
+        s = ac.Session(model, system=f"Answer in one sentence using only these facts:\\n{context}")
+        s.user(question)
+        return s.generate(max_new_tokens=40)
+
+
+    ask = guard.wrap(generate)
+    for question in questions:
+        answer = ask(question, retrieve(question))
+        v = answer.verdict
+        print(question)
+        if answer.refused:
+            print("  refused:", answer.text)
+        else:
+            print("  answer:", answer.text)
+            print(f"  grounded={v.grounded} (p={v.p_grounded:.2f})  certainty={v.certainty:.2f}  "
+                  f"flagged={answer.flagged}")
+    """),
+]
+
+TRAIN = [
+    md("""
+    # Train your own intrinsic
+
+    An intrinsic is a folder: `intrinsic.yaml` (name, arguments, output), a jinja2 prompt
+    template and a PEFT aLoRA adapter. `alora_chain.train.train` writes such a folder from
+    a JSONL file of conversations and target labels.
+
+    The task here is trivially learnable so that 48 examples train in well under a minute
+    on a laptop CPU: *does the user's message name a colour?*
+    """),
+    code("""
+    import json
+    import random
+    import tempfile
+    from pathlib import Path
+
+    import alora_chain as ac
+    from alora_chain.data import load_rows
+    from alora_chain.evaluate import evaluate
+    from alora_chain.train import TrainConfig, spec_for_training, train
+
+    COLOURS = ["red", "blue", "green", "yellow", "purple", "orange", "black", "white", "pink", "grey"]
+    THINGS = ["bike", "car", "scarf", "door", "kettle", "umbrella", "sofa", "backpack"]
+    # sentence frames: (names a colour, does not)
+    FRAMES = [
+        ("My new {thing} is {colour}.", "My new {thing} cost {n} euros."),
+        ("I painted the {thing} {colour}.", "I bought the {thing} {n} days ago."),
+    ]
+
+
+    def rows(n: int, seed: int) -> list[dict]:
+        # n rows, alternately naming a colour ("yes") or not ("no")
+        rng = random.Random(seed)
+        out = []
+        for i in range(n):
+            frame = rng.choice(FRAMES)[i % 2]
+            text = frame.format(thing=rng.choice(THINGS), colour=rng.choice(COLOURS), n=rng.randint(2, 99))
+            out.append({"messages": [{"role": "user", "content": text}], "target": "yes" if i % 2 == 0 else "no"})
+        return out
+
+
+    work = Path(tempfile.mkdtemp(prefix="colour-intrinsic-"))
+    data = work / "train.jsonl"
+    data.write_text("".join(json.dumps(r) + "\\n" for r in rows(48, seed=1)))
+    print(data.read_text().splitlines()[0])
+    """),
+    md("""
+    ## The spec
+
+    The template is the instruction turn appended (with base weights) after the
+    conversation; the adapter learns to answer right after the invocation
+    `<|im_start|>colour\\n`. The output is a choice between two labels, scored in one
+    forward pass from their log-probabilities.
+    """),
+    code("""
+    folder = work / "spec"
+    folder.mkdir()
+    (folder / "colour.jinja").write_text('Does my message name a colour? Reply "yes" or "no".')
+    spec = spec_for_training(
+        "colour",
+        template="colour.jinja",
+        output={"kind": "choice", "labels": ["yes", "no"], "positive": "yes"},
+        arguments={},
+    ).with_folder(folder)
+    print(spec.invocation)
+    """),
+    md("""
+    ## Training
+
+    The aLoRA adapter is inactive before its invocation, so each batch prefills the
+    conversation and instruction once without gradients and backpropagates only through
+    the invocation and target tokens.
+    """),
+    code("""
+    out = work / "colour"
+    result = train(
+        data, spec, out,
+        TrainConfig(epochs=3, batch_size=8, lr=1e-3, val_fraction=0.2, warmup_steps=2),
+        progress=False,
+    )
+    for entry in result.history:
+        print({k: round(v, 4) if isinstance(v, float) else v for k, v in entry.items()})
+    print(f"{result.steps} steps in {result.seconds:.0f} s; wrote {sorted(p.name for p in out.iterdir())}")
+    """),
+    md("""
+    ## Using it
+
+    Load the folder and invoke it like any built-in, here on new messages about objects
+    that were not in the training data:
+    """),
+    code("""
+    model = ac.load_model()
+    colour = ac.Intrinsic.load(out)
+
+    for message in [
+        "My new lamp is blue.",
+        "I bought the piano 3 days ago.",
+        "My neighbour bought a blue lamp.",  # a sentence frame it was not trained on
+        "My new camera cost 40 euros.",
+    ]:
+        s = ac.Session(model)
+        s.user(message)
+        r = s.invoke(colour)
+        print(f"{r.value!s:5} p(yes)={r.probabilities['yes']:.2f}  {message}")
+    """),
+    md("""
+    ## Evaluating it
+
+    `evaluate` runs the intrinsic on labelled rows and compares it with prompting the base
+    model with the same instruction (no adapter).
+    """),
+    code("""
+    held_out = work / "test.jsonl"
+    held_out.write_text("".join(json.dumps(r) + "\\n" for r in rows(12, seed=99)))
+    report = evaluate(model, colour, load_rows(held_out, colour), compare=("prompt",), progress=False)
+    for name, path in report.paths.items():
+        metrics = {k: round(v, 3) if v is not None else None for k, v in path.metrics.items()}
+        print(f"{name:7} {metrics}  median {path.latency_median_s * 1000:.0f} ms per call")
+    """),
+]
+
+PERFORMANCE = [
+    md("""
+    # Performance: aLoRA on a fork vs LoRA recompute
+
+    `alora-chain bench` measures one intrinsic call four ways on the same history:
+
+    * **alora**: `Session.invoke` on a fork of the cache (only the call's own tokens are computed);
+    * **lora**: a standard LoRA, which must recompute the whole history with its weights;
+    * **floor**: the base model continuing the same number of tokens from its cache;
+    * **deepcopy**: copying the cache, then running the call on the copy.
+
+    This notebook plots the committed quick run (`docs/bench/quick.json`, written by
+    `alora-chain bench --quick`) when it exists, and otherwise measures a tiny grid here.
+    """),
+    code("""
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    import alora_chain as ac
+    from alora_chain.bench import BenchConfig, BenchResults, run_bench
+
+    # the committed results, looked up from the notebook's folder upwards
+    found = [p / "docs/bench/quick.json" for p in [Path.cwd(), *Path.cwd().parents]]
+    found = [p for p in found if p.is_file()]
+    if found:
+        results = BenchResults.model_validate_json(found[0].read_text())
+        print("read", found[0])
+    else:  # a tiny grid measured in-process: histories of ~128 and ~512 tokens, one timed run each
+        config = BenchConfig(lengths=[128, 512], repeats=1, ks=[1, 2], text_tokens=4, turn_tokens=4)
+        results = run_bench(ac.load_model(), config, log=lambda message: None)
+        print("measured", config)
+    print({k: results.machine[k] for k in ("cpu", "cores", "torch_threads")})
+    """),
+    md("""
+    ## Latency of one intrinsic call against history length
+
+    The aLoRA call stays flat (it computes only its own tokens) while LoRA recompute grows
+    with the history; the right panel is the ratio of the two.
+    """),
+    code("""
+    PATHS = ("alora", "lora", "floor", "deepcopy")
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), dpi=72)
+    for ax, intrinsic in zip(axes, ("choice", "text")):
+        rows = [r for r in results.latency if r.intrinsic == intrinsic]
+        for path in PATHS:
+            ax.plot([r.history_tokens for r in rows], [r.seconds[path] * 1000 for r in rows],
+                    marker="o", label=path)
+        ax.set(title=f"{intrinsic} intrinsic", xlabel="history tokens", ylabel="ms per call", yscale="log")
+        speedup = [r.seconds["lora"] / r.seconds["alora"] for r in rows]
+        axes[2].plot([r.history_tokens for r in rows], speedup, marker="o", label=intrinsic)
+    axes[0].legend()
+    axes[2].set(title="LoRA recompute / aLoRA", xlabel="history tokens", ylabel="speed-up (x)")
+    axes[2].legend()
+    fig.tight_layout()
+    plt.show()
+    """),
+    md("""
+    ## Ratios
+
+    How many times faster than LoRA recompute an aLoRA call is, and how close it comes to
+    the floor (1.0 = no overhead beyond the tokens it must compute).
+    """),
+    code("""
+    for r in results.latency:
+        s = r.seconds
+        print(f"{r.intrinsic:6} @ {r.history_tokens:5} tokens: aLoRA {s['alora'] * 1000:7.1f} ms   "
+              f"LoRA/aLoRA {s['lora'] / s['alora']:6.1f}x   aLoRA/floor {s['alora'] / s['floor']:.2f}x")
+    print()
+    for r in results.fork:
+        print(f"fork @ {r.history_tokens:5} tokens: {r.fork_us:.0f} µs, "
+              f"{r.allocated_bytes / 2**20:.2f} MB allocated vs {r.history_bytes / 2**20:.1f} MB for a copy")
+    """),
+    md("""
+    The targets of DESIGN.md, as checked by the benchmark on this run. The LoRA and
+    deep-copy ratios grow with the history and their targets are set at 4k tokens, so a
+    grid that stops at shorter histories misses them by construction.
+    """),
+    code("""
+    for t in results.targets:
+        sign = ">=" if t.higher_is_better else "<="
+        print(f"{'ok    ' if t.ok else 'missed'} {t.name:32} {t.value:8.2f}  (target {sign} {t.limit:g})")
+    """),
+]
+
+NOTEBOOKS = {
+    "01_quickstart.ipynb": QUICKSTART,
+    "02_rag_guard.ipynb": RAG_GUARD,
+    "03_train_your_own_intrinsic.ipynb": TRAIN,
+    "04_performance.ipynb": PERFORMANCE,
+}
+
+
+def notebook(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
+    """A v4 notebook of ``cells`` without outputs; cell ids are stable so rebuilds diff cleanly."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {"kernelspec": dict(KERNEL), "language_info": {"name": "python"}}
+    for index, (kind, source) in enumerate(cells):
+        make = nbformat.v4.new_markdown_cell if kind == "markdown" else nbformat.v4.new_code_cell
+        nb.cells.append(make(source, id=f"cell-{index:02d}"))
+    return nb
+
+
+def execute(nb: nbformat.NotebookNode, cwd: Path = HERE) -> nbformat.NotebookNode:
+    """Run ``nb`` top to bottom in a fresh python3 kernel (cwd: ``cwd``); raises on a cell error."""
+    from nbclient import NotebookClient
+
+    def drop_noise(cell, **_) -> None:  # runs before nbclient merges each cell's streams
+        cell.outputs = [o for o in cell.outputs if not _third_party_noise(o)]
+
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(cwd)}},
+        coalesce_streams=True,  # one output per stream, not one per streamed piece
+        on_cell_executed=drop_noise,
+    )
+    client.execute()
+    return nb
+
+
+# stderr warnings from libraries, not from alora_chain, that would only clutter the saved outputs
+NOISE = (
+    "TqdmWarning: IProgress not found",  # tqdm.auto without ipywidgets (not needed here)
+    "`is_gradient_checkpointing` is deprecated",  # transformers 5 deprecation, called by PEFT
+)
+
+
+def _third_party_noise(output: nbformat.NotebookNode) -> bool:
+    return (
+        output.output_type == "stream"
+        and output.name == "stderr"
+        and any(marker in output.text for marker in NOISE)
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--execute", action="store_true", help="run the notebooks and save their outputs")
+    parser.add_argument("only", nargs="*", help="notebook name prefixes, e.g. 01 03 (default: all)")
+    args = parser.parse_args(argv)
+    for name, cells in NOTEBOOKS.items():
+        if args.only and not any(name.startswith(prefix) for prefix in args.only):
+            continue
+        nb = notebook(cells)
+        if args.execute:
+            print(f"executing {name}", file=sys.stderr, flush=True)
+            execute(nb)
+        nbformat.write(nb, HERE / name)
+        print(f"wrote {name}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
