@@ -447,6 +447,7 @@ def execute(nb: nbformat.NotebookNode, cwd: Path = HERE) -> nbformat.NotebookNod
         kernel_name="python3",
         resources={"metadata": {"path": str(cwd)}},
         coalesce_streams=True,  # one output per stream, not one per streamed piece
+        record_timing=False,  # no timestamps in the saved cells: rebuilds diff cleanly
         on_cell_executed=drop_noise,
     )
     client.execute()
