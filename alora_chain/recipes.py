@@ -26,7 +26,8 @@ class Recipe:
     output: dict
     arguments: dict[str, str] = field(default_factory=dict)
     sizes: tuple[int, int, int] = (320, 64, 200)  # train / validation / test rows (CPU budget)
-    epochs: int = 2
+    epochs: int = 5  # later epochs are cheap: prefix caches are reused, only suffixes recomputed
+    lr: float = 2e-3
 
 
 _BOOL = "value is True for the positive label; score is its probability"
@@ -107,7 +108,9 @@ def _label_certainty(rows: list[dict]) -> list[dict]:
     return answered
 
 
-def evaluate_builtin(name: str, folder: Path, paths: dict[str, Path], *, lora: Path | None, seed: int) -> dict:
+def evaluate_builtin(
+    name: str, folder: Path, paths: dict[str, Path], *, lora: Path | None, seed: int, limit: int | None = None
+) -> dict:
     """Score the trained ``folder`` on the test split (aLoRA, LoRA if given, prompting); write its card."""
     import shutil
 
@@ -118,7 +121,7 @@ def evaluate_builtin(name: str, folder: Path, paths: dict[str, Path], *, lora: P
 
     model = load_model()
     intrinsic = Intrinsic.load(folder)
-    rows = load_rows(paths["test"], intrinsic)
+    rows = load_rows(paths["test"], intrinsic)[:limit]
     baseline = Intrinsic.load(lora) if lora else None
     report = evaluate(model, intrinsic, rows, lora=baseline, compare=("lora", "prompt") if lora else ("prompt",))
     results = json.loads(report.model_dump_json())
@@ -175,6 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--data-only", action="store_true")
     parser.add_argument("--evaluate", action="store_true", help="score OUT on the test split, write its card")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N test rows")
     parser.add_argument("--lora", type=Path, default=None, help="LoRA baseline folder to compare with")
     args = parser.parse_args(argv)
     recipe = RECIPES[args.name]
@@ -183,12 +187,13 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps({k: str(v) for k, v in paths.items()}))
         return
     if args.evaluate:
-        evaluate_builtin(args.name, args.out, paths, lora=args.lora, seed=args.seed)
+        evaluate_builtin(args.name, args.out, paths, lora=args.lora, seed=args.seed, limit=args.limit)
         return
-    config = TrainConfig(kind=args.kind, epochs=args.epochs or recipe.epochs, seed=args.seed)
+    config = TrainConfig(kind=args.kind, epochs=args.epochs or recipe.epochs, lr=recipe.lr, warmup_steps=5,
+                         seed=args.seed)
     result = train(paths["train"], spec(args.name), args.out, config, validation=paths["val"], resume=args.resume)
     print(f"{args.name} ({args.kind}): {result.steps} steps, val loss {result.best_val_loss:.4f}, "
-          f"{result.train_tokens_per_s:.0f} adapter tok/s, {result.seconds:.0f} s -> {args.out}")
+          f"{result.train_tokens_per_s:.0f} tok/s, {result.examples_per_s:.2f} ex/s, {result.seconds:.0f} s -> {args.out}")
 
 
 if __name__ == "__main__":

@@ -75,7 +75,8 @@ class TrainResult:
     folder: Path
     steps: int
     best_val_loss: float
-    train_tokens_per_s: float
+    train_tokens_per_s: float  # tokens run through the model per second of step time (prefixes included)
+    examples_per_s: float
     seconds: float
     history: list[dict] = field(default_factory=list)
 
@@ -260,6 +261,7 @@ def train(
             return None
         if index not in prefixes:
             prefixes[index] = _prefill(model, batches[index])
+            state.tokens += int(prefixes[index].mask.sum())  # prefilled once, reused later
         return prefixes[index]
 
     peft.train()
@@ -282,6 +284,7 @@ def train(
                 optimizer.zero_grad(set_to_none=True)
                 state.step += 1
                 state.tokens += n_tokens
+                state.examples += len(batches[index])
                 state.seconds += time.perf_counter() - tick
                 tps = state.tokens / max(state.seconds, 1e-9)
                 bar.update(task, advance=1, loss=loss.detach().item(), tps=tps)
@@ -301,7 +304,7 @@ def train(
             for p, best in zip(params, state.best):
                 p.copy_(best)
     result = TrainResult(out, state.step, state.best_loss, state.tokens / max(state.seconds, 1e-9),
-                         time.perf_counter() - started, state.history)
+                         state.examples / max(state.seconds, 1e-9), time.perf_counter() - started, state.history)
     _write_intrinsic(model, spec, config, lora, out, data, result)
     model.remove_adapter("in_training")
     return result
@@ -321,6 +324,7 @@ def _warmup_cosine(warmup: int, total: int):
 class _TrainState:
     step: int = 0
     tokens: int = 0
+    examples: int = 0
     seconds: float = 0.0
     best_loss: float = float("inf")
     bad_evals: int = 0
@@ -423,6 +427,7 @@ def _write_intrinsic(model: Model, spec: Intrinsic, config, lora, out: Path, dat
             "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()},
             "steps": result.steps,
             "train_tokens_per_s": round(result.train_tokens_per_s, 1),
+            "examples_per_s": round(result.examples_per_s, 2),
             "wall_seconds": round(result.seconds, 1),
         },
         "metrics": {"best_val_loss": round(result.best_val_loss, 4)} if math.isfinite(result.best_val_loss) else {},

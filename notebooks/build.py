@@ -113,15 +113,13 @@ QUICKSTART = [
     assert q.transcript == transcript and len(q) == cached  # invoke changed nothing
     """),
     md("""
-    Intrinsics about the assistant's reply read the conversation after `generate`:
-    `requirement_check`, `certainty` and `query_rewrite` (which turns a follow-up question
-    into a standalone query).
+    Other intrinsics read the rest of the conversation: `requirement_check` judges the
+    assistant's last reply, `query_rewrite` turns a follow-up question into a standalone
+    query (a text output, decoded with the adapter on the fork).
     """),
     code("""
     r = s.invoke("requirement_check", requirement="The reply is one sentence long.")
     print("requirement_check:", r.value, f"(p={r.score:.2f})")
-    r = s.invoke("certainty")
-    print("certainty:", f"{r.value:.2f}")
 
     follow_up = ac.Session(model)
     follow_up.user("Who designed the Eiffel tower?")

@@ -59,7 +59,8 @@ def command(
         raise typer.Exit(1) from None
     console.print(
         f"[green]wrote {result.folder}[/] ({result.steps} steps, best validation loss "
-        f"{result.best_val_loss:.4f}, {result.train_tokens_per_s:.0f} adapter tokens/s, {result.seconds:.0f} s)"
+        f"{result.best_val_loss:.4f}, {result.train_tokens_per_s:.0f} tokens/s, "
+        f"{result.examples_per_s:.2f} examples/s, {result.seconds:.0f} s)"
     )
 
 

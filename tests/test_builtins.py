@@ -1,0 +1,56 @@
+"""Built-in intrinsics: they load, match the embedded model, and answer clear hand-written cases."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+import alora_chain as ac
+from alora_chain.model import ModelIdentity
+
+EXAMPLES = [json.loads(line) for line in (Path(__file__).parent / "data" / "builtin_examples.jsonl").read_text().splitlines()]
+BUILTINS = ac.intrinsics()
+
+
+def test_builtins_are_installed():
+    assert {"answerability", "context_relevance", "groundedness", "requirement_check", "query_rewrite"} <= set(
+        BUILTINS
+    )
+
+
+@pytest.mark.parametrize("name", BUILTINS)
+def test_builtin_matches_embedded_model_and_its_adapter(model, name):
+    intrinsic = ac.Intrinsic.load(Path(ac.intrinsic.builtin(name).folder))
+    config = json.loads((intrinsic.adapter_path / "adapter_config.json").read_text())
+    assert config["alora_invocation_tokens"] == intrinsic.invocation_ids(model.tokenizer)
+    assert intrinsic.base_model.fingerprint == model.identity.fingerprint
+    assert (intrinsic.folder / "README.md").is_file() and (intrinsic.folder / "test.jsonl").is_file()
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e["intrinsic"])
+def test_builtin_answers_clear_cases(model, example):
+    example = dict(example)
+    name = example.pop("intrinsic")
+    if name not in BUILTINS:
+        pytest.skip(f"{name} is not installed")
+    s = ac.Session(model)
+    for message in example.pop("messages"):
+        getattr(s, message["role"])(message["content"])
+    expected = example.pop("expected", None)
+    contains = example.pop("expected_contains", None)
+    result = s.invoke(name, **example)
+    if contains is not None:
+        assert contains.lower() in result.value.lower(), result.value
+    else:
+        assert result.value is expected, result
+
+
+def test_builtin_refuses_another_base_model(model):
+    other = dataclasses.replace(model, identity=ModelIdentity("OtherModel-1B", "0123456789abcdef"))
+    s = ac.Session(other)
+    s.user("Hi")
+    with pytest.raises(ac.errors.BaseModelMismatchError, match="OtherModel-1B"):
+        s.invoke("answerability", documents=["x"])
