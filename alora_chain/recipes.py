@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,8 +113,6 @@ def evaluate_builtin(
     name: str, folder: Path, paths: dict[str, Path], *, lora: Path | None, seed: int, limit: int | None = None
 ) -> dict:
     """Score the trained ``folder`` on the test split (aLoRA, LoRA if given, prompting); write its card."""
-    import shutil
-
     from . import Intrinsic, load_model
     from .cards import write_card
     from .data import load_rows
@@ -192,6 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     config = TrainConfig(kind=args.kind, epochs=args.epochs or recipe.epochs, lr=recipe.lr, warmup_steps=5,
                          seed=args.seed)
     result = train(paths["train"], spec(args.name), args.out, config, validation=paths["val"], resume=args.resume)
+    shutil.copy(paths["test"], args.out / "test.jsonl")  # the held-out split ships with the intrinsic
     print(f"{args.name} ({args.kind}): {result.steps} steps, val loss {result.best_val_loss:.4f}, "
           f"{result.train_tokens_per_s:.0f} tok/s, {result.examples_per_s:.2f} ex/s, {result.seconds:.0f} s -> {args.out}")
 
