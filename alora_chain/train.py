@@ -393,6 +393,8 @@ def _load_checkpoint(folder: Path, params, optimizer, schedule) -> _TrainState:
                     "exp_avg_sq": tensors[f"opt.{i}.exp_avg_sq"].clone(),
                 }
     schedule.load_state_dict(meta.pop("schedule"))
+    for group, lr in zip(optimizer.param_groups, schedule.get_last_lr()):
+        group["lr"] = lr  # the scheduler's state does not carry the optimizer's current rate
     state = _TrainState(**meta)
     if "best.0" in tensors:
         state.best = [tensors[f"best.{i}"].clone() for i in range(len(params))]
