@@ -21,14 +21,22 @@ from .datagen import GENERATORS, write_jsonl
 from .train import TrainConfig, spec_for_training, train
 
 
+ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+QKV = ("q_proj", "k_proj", "v_proj")
+
+
 @dataclass(frozen=True)
 class Recipe:
     description: str
     output: dict
     arguments: dict[str, str] = field(default_factory=dict)
-    sizes: tuple[int, int, int] = (320, 64, 200)  # train / validation / test rows (CPU budget)
-    epochs: int = 5  # later epochs are cheap: prefix caches are reused, only suffixes recomputed
-    lr: float = 2e-3
+    sizes: tuple[int, int, int] = (640, 64, 200)  # train / validation / test rows (CPU budget)
+    epochs: int = 4  # later epochs are cheap: prefix caches are reused, only suffixes recomputed
+    lr: float = 1e-3
+    # All linear layers, not the paper's q/k/v: the adapter runs on a handful of invocation
+    # tokens only, and with attention alone a 135M model stayed at chance on answerability
+    # (val accuracy 0.53 -> 0.67 with MLPs too, same 320 rows).
+    modules: tuple[str, ...] = ALL_LINEAR
 
 
 _BOOL = "value is True for the positive label; score is its probability"
@@ -56,6 +64,7 @@ RECIPES: dict[str, Recipe] = {
     "query_rewrite": Recipe(
         "Rewrite the last user turn as a standalone query that resolves references to earlier turns.",
         {"kind": "text", "max_new_tokens": 32},
+        sizes=(320, 64, 200), epochs=5, lr=2e-3, modules=QKV,  # v0.1 settings: met its target
     ),
     "certainty": Recipe(
         "Probability that the base model's last answer is correct (expectation over digits 0..9).",
@@ -179,6 +188,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--evaluate", action="store_true", help="score OUT on the test split, write its card")
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N test rows")
     parser.add_argument("--lora", type=Path, default=None, help="LoRA baseline folder to compare with")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate (default: the recipe's)")
+    parser.add_argument("--rank", type=int, default=None, help="adapter rank (default 32 aLoRA, 8 LoRA)")
+    parser.add_argument("--modules", default=None,
+                        help="comma-separated target modules (default: the recipe's, q/k/v or all linear layers)")
+    parser.add_argument("--patience", type=int, default=2, help="validation passes without improvement")
     args = parser.parse_args(argv)
     recipe = RECIPES[args.name]
     paths = make_data(args.name, args.data or Path("data") / args.name, seed=args.seed)
@@ -188,7 +202,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.evaluate:
         evaluate_builtin(args.name, args.out, paths, lora=args.lora, seed=args.seed, limit=args.limit)
         return
-    config = TrainConfig(kind=args.kind, epochs=args.epochs or recipe.epochs, lr=recipe.lr, warmup_steps=5,
+    modules = tuple(args.modules.split(",")) if args.modules else recipe.modules
+    config = TrainConfig(kind=args.kind, epochs=args.epochs or recipe.epochs, lr=args.lr or recipe.lr,
+                         rank=args.rank, target_modules=modules, patience=args.patience, warmup_steps=5,
                          seed=args.seed)
     result = train(paths["train"], spec(args.name), args.out, config, validation=paths["val"], resume=args.resume)
     shutil.copy(paths["test"], args.out / "test.jsonl")  # the held-out split ships with the intrinsic
