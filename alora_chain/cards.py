@@ -1,4 +1,8 @@
-"""Intrinsic cards: a README per built-in with its held-out results and the commands behind them."""
+"""Intrinsic cards: a README per built-in with its held-out results and the commands behind them.
+
+The target verdicts ("met" / "missed") are computed here from ``results.json``, never typed by
+hand, and the README's results table is printed by ``python -m alora_chain.cards``.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +30,61 @@ def results_table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def write_card(folder: Path, results: dict, targets: list[str]) -> Path:
+def _metric(results: dict, path: str, name: str) -> float | None:
+    return results["paths"].get(path, {}).get("metrics", {}).get(name)
+
+
+def verdicts(results: dict) -> list[str]:
+    """Each target of the issue, with the measured figure and whether it is met."""
+    def line(target: str, ok: bool | None, figure: str) -> str:
+        return f"{target}: {'not measured' if ok is None else 'met' if ok else 'missed'} ({figure})"
+
+    kind = results["kind"]
+    if kind == "choice":
+        acc, prompt, lora = (_metric(results, p, "accuracy") for p in ("alora", "prompt", "lora"))
+        return [
+            line("≥ 85% accuracy", acc >= 0.85, f"{acc:.0%}"),
+            line("≥ 20 points above zero-shot prompting", acc - prompt >= 0.20, f"{100 * (acc - prompt):+.0f} pts"),
+            line("within 2 points of standard LoRA", None if lora is None else acc >= lora - 0.02,
+                 "LoRA not trained" if lora is None else f"LoRA {lora:.0%}, {100 * (acc - lora):+.0f} pts"),
+        ]
+    if kind == "score":
+        ece, auroc = _metric(results, "alora", "ece"), _metric(results, "alora", "auroc")
+        return [line("ECE ≤ 0.10", ece <= 0.10, f"{ece:.3f}"),
+                line("AUROC ≥ 0.75", auroc is not None and auroc >= 0.75, _fmt(auroc))]
+    raw = results.get("reference", {}).get("raw_last_turn_recall_at_3")
+    recall = _metric(results, "alora", "recall_at_3")
+    if raw is None or recall is None:
+        return []
+    return [line("BM25 recall@3 ≥ raw last turn + 15 points", recall - raw >= 0.15,
+                 f"{raw:.2f} → {recall:.2f}, {100 * (recall - raw):+.0f} pts")]
+
+
+def _summary(results: dict, path: str) -> str:
+    if path not in results["paths"]:
+        return "not trained (CPU budget)" if path == "lora" else "—"
+    metrics = results["paths"][path]["metrics"]
+    shown = {"choice": ("accuracy", "macro_f1", "auroc"), "score": ("ece", "brier", "auroc"),
+             "text": ("recall_at_3", "exact_match", "token_f1")}[results["kind"]]
+    short = {"accuracy": "acc", "macro_f1": "F1", "auroc": "AUROC", "ece": "ECE", "brier": "Brier",
+             "recall_at_3": "recall@3", "exact_match": "EM", "token_f1": "F1"}
+    cells = ", ".join(f"{short[m]} {_fmt(metrics.get(m))}" for m in shown if m in metrics)
+    return f"{cells} ({results['paths'][path]['latency_median_s'] * 1000:.0f} ms)"
+
+
+def readme_table(root: Path) -> str:
+    """The README's per-intrinsic table (aLoRA / LoRA / prompt, targets) from ``root/*/results.json``."""
+    lines = ["| intrinsic | test rows | aLoRA | LoRA baseline | zero-shot prompt | targets |",
+             "|---|---|---|---|---|---|"]
+    for folder in sorted(p for p in root.iterdir() if (p / "results.json").is_file()):
+        results = json.loads((folder / "results.json").read_text())
+        cells = [_summary(results, p) for p in ("alora", "lora", "prompt")]
+        targets = "; ".join(verdicts(results))
+        lines.append(f"| `{folder.name}` | {results['examples']} | " + " | ".join(cells) + f" | {targets} |")
+    return "\n".join(lines)
+
+
+def write_card(folder: Path, results: dict, targets: list[str] | None = None) -> Path:
     """Write ``folder/README.md`` for the trained intrinsic in ``folder``."""
     spec = Intrinsic.load(folder)
     training = spec.training
@@ -41,7 +99,8 @@ def write_card(folder: Path, results: dict, targets: list[str]) -> Path:
 
 * arguments: {args}
 * output: `{spec.output.kind}`{f" labels {list(spec.labels)}" if spec.labels else ""}
-* invocation: `{spec.invocation!r}`; aLoRA rank {training["config"].get("rank") or 32} on q/k/v, fp16 safetensors
+* invocation: `{spec.invocation!r}`; {spec.adapter_kind} rank {training["config"].get("rank") or 32} on
+  {", ".join(training["config"].get("target_modules", []))}, fp16 safetensors
 * base model: {spec.base_model.name} (fingerprint `{spec.base_model.fingerprint}`)
 * training: {training.get("steps")} steps on `{training.get("data")}` (sha256 `{training.get("data_sha256")}`),
   {training.get("wall_seconds")} s wall on the 2-core CPU (shared with other jobs while it ran)
@@ -50,7 +109,8 @@ def write_card(folder: Path, results: dict, targets: list[str]) -> Path:
 
 {results_table(results)}
 {lora_note}
-Targets: {"; ".join(targets) if targets else "see README"}
+Targets (measured above, never tuned on this split):
+{chr(10).join("- " + v for v in verdicts(results)) or "- see README"}
 
 ## Reproduce
 
@@ -65,3 +125,7 @@ Data comes from `alora_chain.datagen.{spec.name}` (seed 0); `alora-chain eval {s
     path.write_text(text)
     (folder / "results.json").write_text(json.dumps(results, indent=1))
     return path
+
+
+if __name__ == "__main__":
+    print(readme_table(Path(__file__).resolve().parent.parent / "intrinsics"))

@@ -1,0 +1,39 @@
+"""Target verdicts in cards and the README table are computed from results, never typed by hand."""
+
+from __future__ import annotations
+
+import json
+
+from alora_chain.cards import readme_table, verdicts
+
+
+def _choice(alora: float, prompt: float, lora: float | None = None) -> dict:
+    paths = {"alora": alora, "prompt": prompt} | ({"lora": lora} if lora is not None else {})
+    return {"kind": "choice", "examples": 100,
+            "paths": {p: {"metrics": {"accuracy": a}, "latency_median_s": 0.1} for p, a in paths.items()}}
+
+
+def test_choice_verdicts_follow_the_figures():
+    met = verdicts(_choice(0.90, 0.60, lora=0.91))
+    assert [v.split(": ")[1].split(" ")[0] for v in met] == ["met", "met", "met"]
+    missed = verdicts(_choice(0.80, 0.70, lora=0.85))
+    assert [v.split(": ")[1].split(" ")[0] for v in missed] == ["missed", "missed", "missed"]
+    assert "not measured" in verdicts(_choice(0.90, 0.60))[2]
+
+
+def test_score_and_text_verdicts():
+    score = {"kind": "score", "examples": 10,
+             "paths": {"alora": {"metrics": {"ece": 0.12, "auroc": 0.8}, "latency_median_s": 0.1}}}
+    assert verdicts(score) == ["ECE ≤ 0.10: missed (0.120)", "AUROC ≥ 0.75: met (0.800)"]
+    text = {"kind": "text", "examples": 10, "reference": {"raw_last_turn_recall_at_3": 0.2},
+            "paths": {"alora": {"metrics": {"recall_at_3": 0.3}, "latency_median_s": 0.1}}}
+    assert verdicts(text)[0].startswith("BM25 recall@3 ≥ raw last turn + 15 points: missed")
+
+
+def test_readme_table_has_a_row_per_result(tmp_path):
+    for name, acc in (("a", 0.9), ("b", 0.5)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps(_choice(acc, 0.5)))
+    (tmp_path / "untrained").mkdir()
+    table = readme_table(tmp_path).splitlines()
+    assert len(table) == 4 and table[2].startswith("| `a` |") and "LoRA baseline" in table[0]
