@@ -16,9 +16,9 @@ BUILTINS = ac.intrinsics()
 
 
 def test_builtins_are_installed():
-    assert {"answerability", "context_relevance", "groundedness", "requirement_check", "query_rewrite"} <= set(
-        BUILTINS
-    )
+    assert set(BUILTINS) >= {
+        "answerability", "certainty", "context_relevance", "groundedness", "requirement_check", "query_rewrite"
+    }
 
 
 @pytest.mark.parametrize("name", BUILTINS)
@@ -49,8 +49,11 @@ def test_builtin_answers_clear_cases(model, example):
         getattr(s, message["role"])(message["content"])
     expected = example.pop("expected", None)
     contains = example.pop("expected_contains", None)
+    above, below = example.pop("expected_above", None), example.pop("expected_below", None)
     result = s.invoke(name, **example)
-    if contains is not None:
+    if above is not None or below is not None:  # score intrinsics: a side of a threshold
+        assert (result.value > above) if above is not None else (result.value < below), result
+    elif contains is not None:
         assert contains.lower() in result.value.lower(), result.value
     else:
         assert result.value is expected, result
