@@ -82,10 +82,11 @@ def spec(name: str):
     return base.model_copy(update={"description": recipe.description})
 
 
-def make_data(name: str, folder: Path, seed: int = 0) -> dict[str, Path]:
+def make_data(name: str, folder: Path, seed: int = 0, train_rows: int | None = None) -> dict[str, Path]:
     """Write train/val/test JSONL for ``name`` into ``folder`` (once); return their paths."""
     folder.mkdir(parents=True, exist_ok=True)
     sizes = dict(zip(("train", "val", "test"), RECIPES[name].sizes))
+    sizes["train"] = train_rows or sizes["train"]
     paths = {split: folder / f"{split}.jsonl" for split in sizes}
     for split, n in sizes.items():
         if paths[split].is_file():
@@ -182,10 +183,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rank", type=int, default=None, help="adapter rank (default 32 aLoRA, 8 LoRA)")
     parser.add_argument("--modules", default=None,
                         help="comma-separated target modules (default: the recipe's, q/k/v or all linear layers)")
+    parser.add_argument("--train-rows", type=int, default=None, help="training rows (default: the recipe's)")
     parser.add_argument("--patience", type=int, default=2, help="validation passes without improvement")
     args = parser.parse_args(argv)
     recipe = RECIPES[args.name]
-    paths = make_data(args.name, args.data or Path("data") / args.name, seed=args.seed)
+    paths = make_data(args.name, args.data or Path("data") / args.name, seed=args.seed, train_rows=args.train_rows)
     if args.data_only:
         print(json.dumps({k: str(v) for k, v in paths.items()}))
         return
