@@ -22,8 +22,7 @@ def results_table(results: dict) -> str:
     """Markdown table: one row per path (aLoRA / LoRA / prompt), metrics and median latency."""
     paths = results["paths"]
     metrics = [m for m in _SHOWN if any(m in p["metrics"] for p in paths.values())]
-    lines = ["| path | " + " | ".join(metrics) + " | median latency |",
-             "|---" * (len(metrics) + 2) + "|"]
+    lines = ["| path | " + " | ".join(metrics) + " | median latency |", "|---" * (len(metrics) + 2) + "|"]
     for name, path in paths.items():
         cells = [_fmt(path["metrics"].get(m)) for m in metrics]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {path['latency_median_s'] * 1000:.0f} ms |")
@@ -36,6 +35,7 @@ def _metric(results: dict, path: str, name: str) -> float | None:
 
 def verdicts(results: dict) -> list[str]:
     """Each target of the issue, with the measured figure and whether it is met."""
+
     def line(target: str, ok: bool | None, figure: str) -> str:
         return f"{target}: {'not measured' if ok is None else 'met' if ok else 'missed'} ({figure})"
 
@@ -44,38 +44,65 @@ def verdicts(results: dict) -> list[str]:
         acc, prompt, lora = (_metric(results, p, "accuracy") for p in ("alora", "prompt", "lora"))
         return [
             line("≥ 85% accuracy", acc >= 0.85, f"{acc:.0%}"),
-            line("≥ 20 points above zero-shot prompting", acc - prompt >= 0.20, f"{100 * (acc - prompt):+.0f} pts"),
-            line("within 2 points of standard LoRA", None if lora is None else acc >= lora - 0.02,
-                 "LoRA not trained" if lora is None else f"LoRA {lora:.0%}, {100 * (acc - lora):+.0f} pts"),
+            line(
+                "≥ 20 points above zero-shot prompting",
+                acc - prompt >= 0.20,
+                f"{100 * (acc - prompt):+.0f} pts",
+            ),
+            line(
+                "within 2 points of standard LoRA",
+                None if lora is None else acc >= lora - 0.02,
+                "LoRA not trained" if lora is None else f"LoRA {lora:.0%}, {100 * (acc - lora):+.0f} pts",
+            ),
         ]
     if kind == "score":
         ece, auroc = _metric(results, "alora", "ece"), _metric(results, "alora", "auroc")
-        return [line("ECE ≤ 0.10", ece <= 0.10, f"{ece:.3f}"),
-                line("AUROC ≥ 0.75", auroc is not None and auroc >= 0.75, _fmt(auroc))]
+        return [
+            line("ECE ≤ 0.10", ece <= 0.10, f"{ece:.3f}"),
+            line("AUROC ≥ 0.75", auroc is not None and auroc >= 0.75, _fmt(auroc)),
+        ]
     raw = results.get("reference", {}).get("raw_last_turn_recall_at_3")
     recall = _metric(results, "alora", "recall_at_3")
     if raw is None or recall is None:
         return []
-    return [line("BM25 recall@3 ≥ raw last turn + 15 points", recall - raw >= 0.15,
-                 f"{raw:.2f} → {recall:.2f}, {100 * (recall - raw):+.0f} pts")]
+    return [
+        line(
+            "BM25 recall@3 ≥ raw last turn + 15 points",
+            recall - raw >= 0.15,
+            f"{raw:.2f} → {recall:.2f}, {100 * (recall - raw):+.0f} pts",
+        )
+    ]
 
 
 def _summary(results: dict, path: str) -> str:
     if path not in results["paths"]:
         return "not trained (CPU budget)" if path == "lora" else "—"
     metrics = results["paths"][path]["metrics"]
-    shown = {"choice": ("accuracy", "macro_f1", "auroc"), "score": ("ece", "brier", "auroc"),
-             "text": ("recall_at_3", "exact_match", "token_f1")}[results["kind"]]
-    short = {"accuracy": "acc", "macro_f1": "F1", "auroc": "AUROC", "ece": "ECE", "brier": "Brier",
-             "recall_at_3": "recall@3", "exact_match": "EM", "token_f1": "F1"}
+    shown = {
+        "choice": ("accuracy", "macro_f1", "auroc"),
+        "score": ("ece", "brier", "auroc"),
+        "text": ("recall_at_3", "exact_match", "token_f1"),
+    }[results["kind"]]
+    short = {
+        "accuracy": "acc",
+        "macro_f1": "F1",
+        "auroc": "AUROC",
+        "ece": "ECE",
+        "brier": "Brier",
+        "recall_at_3": "recall@3",
+        "exact_match": "EM",
+        "token_f1": "F1",
+    }
     cells = ", ".join(f"{short[m]} {_fmt(metrics.get(m))}" for m in shown if m in metrics)
     return f"{cells} ({results['paths'][path]['latency_median_s'] * 1000:.0f} ms)"
 
 
 def readme_table(root: Path) -> str:
     """The README's per-intrinsic table (aLoRA / LoRA / prompt, targets) from ``root/*/results.json``."""
-    lines = ["| intrinsic | test rows | aLoRA | LoRA baseline | zero-shot prompt | targets |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| intrinsic | test rows | aLoRA | LoRA baseline | zero-shot prompt | targets |",
+        "|---|---|---|---|---|---|",
+    ]
     for folder in sorted(p for p in root.iterdir() if (p / "results.json").is_file()):
         results = json.loads((folder / "results.json").read_text())
         cells = [_summary(results, p) for p in ("alora", "lora", "prompt")]
@@ -90,8 +117,9 @@ def write_card(folder: Path, results: dict, targets: list[str] | None = None) ->
     training = spec.training
     args = ", ".join(f"`{k}: {v}`" for k, v in spec.arguments.items()) or "none"
     lora_note = (
-        "" if "lora" in results["paths"] else
-        "\nThe standard-LoRA baseline was not trained for this intrinsic (CPU budget); see the README.\n"
+        ""
+        if "lora" in results["paths"]
+        else "\nThe standard-LoRA baseline was not trained for this intrinsic (CPU budget); see the README.\n"
     )
     text = f"""# {spec.name}
 

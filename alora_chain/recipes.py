@@ -20,7 +20,6 @@ from pathlib import Path
 from .datagen import GENERATORS, write_jsonl
 from .train import TrainConfig, spec_for_training, train
 
-
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 QKV = ("q_proj", "k_proj", "v_proj")
 
@@ -37,6 +36,7 @@ class Recipe:
     # tokens only, and with attention alone a 135M model stayed at chance on answerability
     # (val accuracy 0.53 -> 0.67 with MLPs too, same 320 rows).
     modules: tuple[str, ...] = ALL_LINEAR
+    patience: int = 3  # validation passes (one per epoch) without improvement before stopping
 
 
 _BOOL = "value is True for the positive label; score is its probability"
@@ -45,6 +45,10 @@ RECIPES: dict[str, Recipe] = {
         f"Can the last user question be answered from the documents? {_BOOL}.",
         {"kind": "choice", "labels": ["answerable", "unanswerable"], "positive": "answerable"},
         {"documents": "list[str]"},
+        # chosen on the validation split: 320 rows x 6 epochs reached 0.67 val accuracy, 640 x 4 only 0.53
+        sizes=(320, 64, 200),
+        epochs=6,
+        patience=6,
     ),
     "groundedness": Recipe(
         f"Is the last assistant reply supported by the documents? {_BOOL}.",
@@ -64,7 +68,10 @@ RECIPES: dict[str, Recipe] = {
     "query_rewrite": Recipe(
         "Rewrite the last user turn as a standalone query that resolves references to earlier turns.",
         {"kind": "text", "max_new_tokens": 32},
-        sizes=(320, 64, 200), epochs=5, lr=2e-3, modules=QKV,  # v0.1 settings: met its target
+        sizes=(320, 64, 200),
+        epochs=5,
+        lr=2e-3,
+        modules=QKV,  # v0.1 settings: met its target
     ),
     "certainty": Recipe(
         "Probability that the base model's last answer is correct (expectation over digits 0..9).",
@@ -76,9 +83,7 @@ RECIPES: dict[str, Recipe] = {
 
 def spec(name: str):
     recipe = RECIPES[name]
-    base = spec_for_training(
-        name, template=f"{name}.jinja", output=recipe.output, arguments=recipe.arguments
-    )
+    base = spec_for_training(name, template=f"{name}.jinja", output=recipe.output, arguments=recipe.arguments)
     return base.model_copy(update={"description": recipe.description})
 
 
@@ -132,7 +137,9 @@ def evaluate_builtin(
     intrinsic = Intrinsic.load(folder)
     rows = load_rows(paths["test"], intrinsic)[:limit]
     baseline = Intrinsic.load(lora) if lora else None
-    report = evaluate(model, intrinsic, rows, lora=baseline, compare=("lora", "prompt") if lora else ("prompt",))
+    report = evaluate(
+        model, intrinsic, rows, lora=baseline, compare=("lora", "prompt") if lora else ("prompt",)
+    )
     results = json.loads(report.model_dump_json())
     for path in results["paths"].values():
         predictions = path.pop("predictions")
@@ -140,12 +147,19 @@ def evaluate_builtin(
             path["metrics"]["recall_at_3"] = _recall_at_3(rows, [p["output"] for p in predictions], seed)
     if name == "query_rewrite":
         raw = [r.messages[-1].content for r in rows]
-        results["reference"] = {"raw_last_turn_recall_at_3": _recall_at_3(rows, raw, seed),
-                                "gold_rewrite_recall_at_3": _recall_at_3(rows, [r.target for r in rows], seed)}
+        results["reference"] = {
+            "raw_last_turn_recall_at_3": _recall_at_3(rows, raw, seed),
+            "gold_rewrite_recall_at_3": _recall_at_3(rows, [r.target for r in rows], seed),
+        }
     shutil.copy(paths["test"], folder / "test.jsonl")
     write_card(folder, results)
-    print(json.dumps({k: v for k, v in results.items() if k != "paths"} |
-                     {p: v["metrics"] for p, v in results["paths"].items()}, indent=1))
+    print(
+        json.dumps(
+            {k: v for k, v in results.items() if k != "paths"}
+            | {p: v["metrics"] for p, v in results["paths"].items()},
+            indent=1,
+        )
+    )
     return results
 
 
@@ -157,17 +171,21 @@ def _recall_at_3(rows, queries: list[str], seed: int) -> float:
 
     corpus = query_rewrite.corpus("test", RECIPES["query_rewrite"].sizes[2], seed)
     retriever = bm25s.BM25()
-    retriever.index(bm25s.tokenize([d["text"] for d in corpus], stopwords="en", show_progress=False),
-                    show_progress=False)
-    found, _ = retriever.retrieve(bm25s.tokenize(queries, stopwords="en", show_progress=False), k=3,
-                                  show_progress=False)
+    retriever.index(
+        bm25s.tokenize([d["text"] for d in corpus], stopwords="en", show_progress=False), show_progress=False
+    )
+    found, _ = retriever.retrieve(
+        bm25s.tokenize(queries, stopwords="en", show_progress=False), k=3, show_progress=False
+    )
     ids = [d["id"] for d in corpus]
     hits = [row.meta["gold_doc_id"] in {ids[int(i)] for i in top} for row, top in zip(rows, found)]
     return sum(hits) / len(hits)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("name", choices=sorted(RECIPES))
     parser.add_argument("--kind", choices=["alora", "lora"], default="alora")
     parser.add_argument("--data", type=Path, default=None, help="data folder (default data/NAME)")
@@ -181,13 +199,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lora", type=Path, default=None, help="LoRA baseline folder to compare with")
     parser.add_argument("--lr", type=float, default=None, help="learning rate (default: the recipe's)")
     parser.add_argument("--rank", type=int, default=None, help="adapter rank (default 32 aLoRA, 8 LoRA)")
-    parser.add_argument("--modules", default=None,
-                        help="comma-separated target modules (default: the recipe's, q/k/v or all linear layers)")
+    parser.add_argument(
+        "--modules",
+        default=None,
+        help="comma-separated target modules (default: the recipe's, q/k/v or all linear layers)",
+    )
     parser.add_argument("--train-rows", type=int, default=None, help="training rows (default: the recipe's)")
-    parser.add_argument("--patience", type=int, default=2, help="validation passes without improvement")
+    parser.add_argument("--patience", type=int, default=None, help="validation passes without improvement")
     args = parser.parse_args(argv)
     recipe = RECIPES[args.name]
-    paths = make_data(args.name, args.data or Path("data") / args.name, seed=args.seed, train_rows=args.train_rows)
+    paths = make_data(
+        args.name, args.data or Path("data") / args.name, seed=args.seed, train_rows=args.train_rows
+    )
     if args.data_only:
         print(json.dumps({k: str(v) for k, v in paths.items()}))
         return
@@ -195,13 +218,24 @@ def main(argv: list[str] | None = None) -> None:
         evaluate_builtin(args.name, args.out, paths, lora=args.lora, seed=args.seed, limit=args.limit)
         return
     modules = tuple(args.modules.split(",")) if args.modules else recipe.modules
-    config = TrainConfig(kind=args.kind, epochs=args.epochs or recipe.epochs, lr=args.lr or recipe.lr,
-                         rank=args.rank, target_modules=modules, patience=args.patience, warmup_steps=5,
-                         seed=args.seed)
-    result = train(paths["train"], spec(args.name), args.out, config, validation=paths["val"], resume=args.resume)
+    config = TrainConfig(
+        kind=args.kind,
+        epochs=args.epochs or recipe.epochs,
+        lr=args.lr or recipe.lr,
+        rank=args.rank,
+        target_modules=modules,
+        patience=args.patience or recipe.patience,
+        warmup_steps=5,
+        seed=args.seed,
+    )
+    result = train(
+        paths["train"], spec(args.name), args.out, config, validation=paths["val"], resume=args.resume
+    )
     shutil.copy(paths["test"], args.out / "test.jsonl")  # the held-out split ships with the intrinsic
-    print(f"{args.name} ({args.kind}): {result.steps} steps, val loss {result.best_val_loss:.4f}, "
-          f"{result.train_tokens_per_s:.0f} tok/s, {result.examples_per_s:.2f} ex/s, {result.seconds:.0f} s -> {args.out}")
+    print(
+        f"{args.name} ({args.kind}): {result.steps} steps, val loss {result.best_val_loss:.4f}, "
+        f"{result.train_tokens_per_s:.0f} tok/s, {result.examples_per_s:.2f} ex/s, {result.seconds:.0f} s -> {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -9,8 +9,11 @@ from alora_chain.cards import readme_table, verdicts
 
 def _choice(alora: float, prompt: float, lora: float | None = None) -> dict:
     paths = {"alora": alora, "prompt": prompt} | ({"lora": lora} if lora is not None else {})
-    return {"kind": "choice", "examples": 100,
-            "paths": {p: {"metrics": {"accuracy": a}, "latency_median_s": 0.1} for p, a in paths.items()}}
+    return {
+        "kind": "choice",
+        "examples": 100,
+        "paths": {p: {"metrics": {"accuracy": a}, "latency_median_s": 0.1} for p, a in paths.items()},
+    }
 
 
 def test_choice_verdicts_follow_the_figures():
@@ -22,11 +25,18 @@ def test_choice_verdicts_follow_the_figures():
 
 
 def test_score_and_text_verdicts():
-    score = {"kind": "score", "examples": 10,
-             "paths": {"alora": {"metrics": {"ece": 0.12, "auroc": 0.8}, "latency_median_s": 0.1}}}
+    score = {
+        "kind": "score",
+        "examples": 10,
+        "paths": {"alora": {"metrics": {"ece": 0.12, "auroc": 0.8}, "latency_median_s": 0.1}},
+    }
     assert verdicts(score) == ["ECE ≤ 0.10: missed (0.120)", "AUROC ≥ 0.75: met (0.800)"]
-    text = {"kind": "text", "examples": 10, "reference": {"raw_last_turn_recall_at_3": 0.2},
-            "paths": {"alora": {"metrics": {"recall_at_3": 0.3}, "latency_median_s": 0.1}}}
+    text = {
+        "kind": "text",
+        "examples": 10,
+        "reference": {"raw_last_turn_recall_at_3": 0.2},
+        "paths": {"alora": {"metrics": {"recall_at_3": 0.3}, "latency_median_s": 0.1}},
+    }
     assert verdicts(text)[0].startswith("BM25 recall@3 ≥ raw last turn + 15 points: missed")
 
 
