@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -359,7 +359,8 @@ class Session:
 
         The one-pass ones (``choice``/``score`` outputs with an aLoRA adapter) share ONE
         forward over a fork of the cache: a row each, with its own adapter (PEFT mixed-adapter
-        batch), all reading the session's history in place. Their results equal separate
+        batch), all reading the session's history in place; the start their prompt turns have
+        in common (e.g. the same documents) runs once, before the rows. Their results equal separate
         :meth:`invoke` calls within float tolerance; ``stats.seconds`` is the shared batch's
         time. Others (text/json, standard LoRA) run one after another through :meth:`invoke`.
 
@@ -385,7 +386,12 @@ class Session:
             started = time.perf_counter()
             work = self._cache.fork()
             try:
-                all_logprobs = score_candidates_many(self.model, work, [row for _, _, row, _ in batch])
+                rows = [row for _, _, row, _ in batch]
+                shared = _shared_prompt_length([row.prefix[:n_prompt] for _, _, row, n_prompt in batch])
+                if shared:  # base weights: run once on the fork, every row reads it like history
+                    self.model.forward(torch.tensor([rows[0].prefix[:shared]]), work)
+                    rows = [replace(row, prefix=row.prefix[shared:]) for row in rows]
+                all_logprobs = score_candidates_many(self.model, work, rows)
             finally:
                 work.release()
             seconds = time.perf_counter() - started
@@ -441,3 +447,17 @@ class Session:
         ).strip()
         value = parse_json(spec.output, raw) if isinstance(spec.output, JsonOutput) else raw
         return value, None, raw, None
+
+
+def _shared_prompt_length(prompts: list[list[int]]) -> int:
+    """Leading tokens all ``prompts`` have in common.
+
+    The prompt turns of one-pass intrinsics run on base weights (the aLoRA adapter starts at
+    the invocation), so a common start, such as the same documents handed to answerability and
+    groundedness, is computed once for the whole batch instead of once per row.
+    """
+    shortest = min(map(len, prompts))
+    for i in range(shortest):
+        if any(p[i] != prompts[0][i] for p in prompts[1:]):
+            return i
+    return shortest

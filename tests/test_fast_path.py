@@ -54,6 +54,38 @@ def test_invoke_many_equals_separate_invokes(model, many):
     assert batched[0].probabilities != batched[2].probabilities
 
 
+def test_invoke_many_runs_a_shared_prompt_once(model, many, tmp_path):
+    """Two intrinsics with the same prompt turn: it is one base forward, and the batched
+    forward holds only what differs (invocations and labels)."""
+    a = many[0]
+    b = tiny_intrinsic(
+        model,
+        tmp_path,
+        "many_same_prompt",
+        output=CHOICE,
+        invocation="<|im_start|>other\n",
+        seed=5,
+        scale=0.2,
+    )
+    s = ac.Session(model)
+    s.user("Who rebuilt the bridge?")
+    separate = [s.invoke(x, **DOCS) for x in (a, b)]
+    widths = []
+    forward = model.forward
+    model.forward = lambda ids, *args, **kwargs: (
+        widths.append(tuple(ids.shape)) or forward(ids, *args, **kwargs)
+    )
+    try:
+        batched = s.invoke_many([(a, DOCS), (b, DOCS)])
+    finally:
+        del model.forward
+    prompt = separate[0].stats.new_tokens - separate[0].stats.adapter_tokens
+    assert widths[0] == (1, prompt) and widths[1][0] == 2 and widths[1][1] < prompt
+    for ours, theirs in zip(batched, separate):
+        for label, p in theirs.probabilities.items():
+            assert ours.probabilities[label] == pytest.approx(p, abs=1e-4)
+
+
 def test_flat_rows_are_refused_unless_asked(model):
     cache = SessionCache.for_model(model.config)
     with pytest.raises(ValueError, match="flat_rows"):
