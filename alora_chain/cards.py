@@ -111,8 +111,9 @@ def readme_table(root: Path) -> str:
     return "\n".join(lines)
 
 
-def write_card(folder: Path, results: dict, targets: list[str] | None = None) -> Path:
-    """Write ``folder/README.md`` for the trained intrinsic in ``folder``."""
+def write_card(folder: Path, results: dict, tried: str = "") -> Path:
+    """Write ``folder/README.md`` for the trained intrinsic in ``folder``; ``tried`` lists other
+    settings that were measured and not shipped, so a reader sees what did not work."""
     spec = Intrinsic.load(folder)
     training = spec.training
     args = ", ".join(f"`{k}: {v}`" for k, v in spec.arguments.items()) or "none"
@@ -139,13 +140,13 @@ def write_card(folder: Path, results: dict, targets: list[str] | None = None) ->
 {lora_note}
 Targets (measured above, never tuned on this split):
 {chr(10).join("- " + v for v in verdicts(results)) or "- see README"}
-
+{f"{chr(10)}Also tried, not shipped: {tried}.{chr(10)}" if tried else ""}
 ## Reproduce
 
 ```bash
 python -m alora_chain.recipes {spec.name} --out intrinsics/{spec.name}            # data + aLoRA
 python -m alora_chain.recipes {spec.name} --kind lora --out runs/{spec.name}-lora # LoRA baseline
-python -m alora_chain.recipes {spec.name} --evaluate --out intrinsics/{spec.name} [--lora runs/{spec.name}-lora]
+python -m alora_chain.recipes {spec.name} --evaluate --limit {results["examples"]} --out intrinsics/{spec.name} [--lora runs/{spec.name}-lora]
 ```
 Data comes from `alora_chain.datagen.{spec.name}` (seed 0); `alora-chain eval {spec.name} test.jsonl` re-scores.
 """
