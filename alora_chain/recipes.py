@@ -58,6 +58,8 @@ RECIPES: dict[str, Recipe] = {
         f"Is the last assistant reply supported by the documents? {_BOOL}.",
         {"kind": "choice", "labels": ["grounded", "ungrounded"], "positive": "grounded"},
         {"documents": "list[str]"},
+        **V01,
+        tried="all linear layers, lr 1e-3, 640 rows x 4 epochs: 0.52 validation accuracy (AUROC 0.65)",
     ),
     "requirement_check": Recipe(
         f"Does the last assistant reply satisfy the requirement? {_BOOL}.",
