@@ -57,9 +57,15 @@ def verdicts(results: dict) -> list[str]:
         ]
     if kind == "score":
         ece, auroc = _metric(results, "alora", "ece"), _metric(results, "alora", "auroc")
+        lora = _metric(results, "lora", "auroc")
         return [
             line("ECE ≤ 0.10", ece <= 0.10, f"{ece:.3f}"),
             line("AUROC ≥ 0.75", auroc is not None and auroc >= 0.75, _fmt(auroc)),
+            line(
+                "AUROC within 2 points of standard LoRA",
+                None if lora is None else auroc >= lora - 0.02,
+                "LoRA not trained" if lora is None else f"LoRA {lora:.3f}, {100 * (auroc - lora):+.1f} pts",
+            ),
         ]
     raw = results.get("reference", {}).get("raw_last_turn_recall_at_3")
     recall = _metric(results, "alora", "recall_at_3")
@@ -118,7 +124,8 @@ def write_card(folder: Path, results: dict, tried: str = "") -> Path:
     training = spec.training
     args = ", ".join(f"`{k}: {v}`" for k, v in spec.arguments.items()) or "none"
     lora_note = (
-        ""
+        "\nThe standard-LoRA baseline (`lora` row): rank 8 on the same layers, trained on the same rows\n"
+        "with the same epochs and learning rate (`--kind lora`), recomputing the whole conversation.\n"
         if "lora" in results["paths"]
         else "\nThe standard-LoRA baseline was not trained for this intrinsic (CPU budget); see the README.\n"
     )
