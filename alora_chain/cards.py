@@ -39,6 +39,11 @@ def verdicts(results: dict) -> list[str]:
     def line(target: str, ok: bool | None, figure: str) -> str:
         return f"{target}: {'not measured' if ok is None else 'met' if ok else 'missed'} ({figure})"
 
+    def versus_lora(target: str, ours: float, lora: float | None, figure: str, points: str) -> str:
+        if lora is None:
+            return line(target, None, "LoRA not trained")
+        return line(target, ours >= lora - 0.02, f"{figure}, {100 * (ours - lora):{points}} pts")
+
     kind = results["kind"]
     if kind == "choice":
         acc, prompt, lora = (_metric(results, p, "accuracy") for p in ("alora", "prompt", "lora"))
@@ -49,11 +54,7 @@ def verdicts(results: dict) -> list[str]:
                 acc - prompt >= 0.20,
                 f"{100 * (acc - prompt):+.0f} pts",
             ),
-            line(
-                "within 2 points of standard LoRA",
-                None if lora is None else acc >= lora - 0.02,
-                "LoRA not trained" if lora is None else f"LoRA {lora:.0%}, {100 * (acc - lora):+.0f} pts",
-            ),
+            versus_lora("within 2 points of standard LoRA", acc, lora, f"LoRA {lora or 0:.0%}", "+.0f"),
         ]
     if kind == "score":
         ece, auroc = _metric(results, "alora", "ece"), _metric(results, "alora", "auroc")
@@ -61,10 +62,8 @@ def verdicts(results: dict) -> list[str]:
         return [
             line("ECE ≤ 0.10", ece <= 0.10, f"{ece:.3f}"),
             line("AUROC ≥ 0.75", auroc is not None and auroc >= 0.75, _fmt(auroc)),
-            line(
-                "AUROC within 2 points of standard LoRA",
-                None if lora is None else auroc >= lora - 0.02,
-                "LoRA not trained" if lora is None else f"LoRA {lora:.3f}, {100 * (auroc - lora):+.1f} pts",
+            versus_lora(
+                "AUROC within 2 points of standard LoRA", auroc, lora, f"LoRA {lora or 0:.3f}", "+.1f"
             ),
         ]
     raw = results.get("reference", {}).get("raw_last_turn_recall_at_3")
@@ -164,4 +163,6 @@ Data comes from `alora_chain.datagen.{spec.name}` (seed 0); `alora-chain eval {s
 
 
 if __name__ == "__main__":
-    print(readme_table(Path(__file__).resolve().parent.parent / "intrinsics"))
+    from .resources import builtin_intrinsics_dir
+
+    print(readme_table(builtin_intrinsics_dir()))
