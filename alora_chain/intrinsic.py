@@ -90,6 +90,12 @@ class Intrinsic(_Spec):
     adapter_kind: Literal["alora", "lora"] = "alora"
     template: str  # jinja2 file name (intrinsic folder first, then prompts/)
     invocation: str = Field(min_length=1)
+    # Where the rendered template goes. "base" (DESIGN.md): a user turn before the invocation,
+    # read with base weights, so the adapter runs on the invocation tokens only. "adapter":
+    # right after the invocation, inside the adapted span, so the adapter reads the documents
+    # or requirement itself; the history is still reused from the base cache. A small base
+    # model needs this where the base model's own reading of the arguments is not enough.
+    template_weights: Literal["base", "adapter"] = "base"
     arguments: dict[str, Literal["str", "list[str]", "int", "float", "bool"]] = Field(default_factory=dict)
     output: Output
     metrics: dict[str, Any] = Field(default_factory=dict)
@@ -271,8 +277,13 @@ def invocation_tokens(
 ) -> InvocationTokens:
     """Build the sequence for calling ``intrinsic`` after ``messages`` (whose ids are ``history``)."""
     turn = intrinsic.prompt_turn(messages, arguments)
+    invocation = intrinsic.invocation_ids(tokenizer)
+    if intrinsic.template_weights == "adapter":
+        # plain text: documents may contain "<|im_start|>" but never become markup
+        instruction = encode_text(tokenizer, turn.content + "\n") if turn is not None else []
+        return InvocationTokens(history, [], invocation + instruction)
     prompt = turn_ids(tokenizer, messages, turn) if turn is not None else []
-    return InvocationTokens(history, prompt, intrinsic.invocation_ids(tokenizer))
+    return InvocationTokens(history, prompt, invocation)
 
 
 # -- registry ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .datagen import GENERATORS, write_jsonl
@@ -36,6 +36,7 @@ class Recipe:
     # tokens only; with MLPs too, certainty met its targets.
     modules: tuple[str, ...] = ALL_LINEAR
     patience: int = 3  # validation passes (one per epoch) without improvement before stopping
+    template_weights: str = "base"  # "adapter": the adapter reads the rendered template too
     tried: str = ""  # other settings measured on this intrinsic, for its card
 
 
@@ -90,7 +91,9 @@ RECIPES: dict[str, Recipe] = {
 def spec(name: str):
     recipe = RECIPES[name]
     base = spec_for_training(name, template=f"{name}.jinja", output=recipe.output, arguments=recipe.arguments)
-    return base.model_copy(update={"description": recipe.description})
+    return base.model_copy(
+        update={"description": recipe.description, "template_weights": recipe.template_weights}
+    )
 
 
 def make_data(name: str, folder: Path, seed: int = 0, train_rows: int | None = None) -> dict[str, Path]:
@@ -212,8 +215,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--train-rows", type=int, default=None, help="training rows (default: the recipe's)")
     parser.add_argument("--patience", type=int, default=None, help="validation passes without improvement")
+    parser.add_argument(
+        "--template-weights", choices=["base", "adapter"], default=None,
+        help="read the rendered template with base weights or inside the adapter (default: the recipe's)",
+    )
     args = parser.parse_args(argv)
     recipe = RECIPES[args.name]
+    if args.template_weights:
+        RECIPES[args.name] = recipe = replace(recipe, template_weights=args.template_weights)
     paths = make_data(
         args.name, args.data or Path("data") / args.name, seed=args.seed, train_rows=args.train_rows
     )
