@@ -37,6 +37,7 @@ class Recipe:
     modules: tuple[str, ...] = ALL_LINEAR
     patience: int = 3  # validation passes (one per epoch) without improvement before stopping
     template_weights: str = "base"  # "adapter": the adapter reads the rendered template too
+    init_from: str | None = None  # built-in intrinsic whose adapter the training starts from
     tried: str = ""  # other settings measured on this intrinsic, for its card
 
 
@@ -172,6 +173,15 @@ def evaluate_builtin(
     return results
 
 
+def _adapter_folder(init_from: str | None) -> str | None:
+    """A built-in's folder (``"context_relevance"``) or a path, as given."""
+    if init_from is None or "/" in init_from:
+        return init_from
+    from .resources import builtin_intrinsics_dir
+
+    return str(builtin_intrinsics_dir() / init_from)
+
+
 def _recall_at_3(rows, queries: list[str], seed: int) -> float:
     """BM25 (bm25s) recall@3 of each row's gold document in the test corpus."""
     import bm25s
@@ -219,10 +229,13 @@ def main(argv: list[str] | None = None) -> None:
         "--template-weights", choices=["base", "adapter"], default=None,
         help="read the rendered template with base weights or inside the adapter (default: the recipe's)",
     )
+    parser.add_argument("--init-from", default=None, help="built-in name or folder to start from")
     args = parser.parse_args(argv)
     recipe = RECIPES[args.name]
     if args.template_weights:
         RECIPES[args.name] = recipe = replace(recipe, template_weights=args.template_weights)
+    if args.init_from:
+        recipe = replace(recipe, init_from=args.init_from)
     paths = make_data(
         args.name, args.data or Path("data") / args.name, seed=args.seed, train_rows=args.train_rows
     )
@@ -242,6 +255,7 @@ def main(argv: list[str] | None = None) -> None:
         patience=args.patience or recipe.patience,
         warmup_steps=5,
         seed=args.seed,
+        init_from=_adapter_folder(recipe.init_from),
     )
     result = train(
         paths["train"], spec(args.name), args.out, config, validation=paths["val"], resume=args.resume

@@ -52,6 +52,9 @@ class TrainConfig:
     val_fraction: float = 0.1  # held out from the training file when no validation file is given
     cache_prefixes: bool = True  # keep aLoRA prefix caches (fp16) across epochs: ~5 MB per 100-token example
     max_steps: int = 0  # stop (resumably) after this many steps in this run; 0 = run to the end
+    # Start from another adapter's weights (an intrinsic or adapter folder with the same rank
+    # and target modules) instead of zeros: transfer from a related intrinsic.
+    init_from: str | None = None
 
     def resolved_rank(self) -> int:
         return self.rank or (32 if self.kind == "alora" else 8)
@@ -236,6 +239,8 @@ def train(
     model.add_fresh_adapter("in_training", lora)
     peft = model.peft
     peft.set_adapter("in_training")
+    if config.init_from:
+        _load_initial_weights(peft, Path(config.init_from), lora)
     params = [p for n, p in peft.named_parameters() if "lora_" in n and ".in_training." in n]
     for p in peft.parameters():
         p.requires_grad_(False)
@@ -399,6 +404,29 @@ def _load_checkpoint(folder: Path, params, optimizer, schedule) -> _TrainState:
     if "best.0" in tensors:
         state.best = [tensors[f"best.{i}"].clone() for i in range(len(params))]
     return state
+
+
+def _load_initial_weights(peft, folder: Path, lora) -> None:
+    """Copy an existing adapter's weights into the fresh ``in_training`` adapter (same shapes only)."""
+    from peft import set_peft_model_state_dict
+
+    weights_file = next(
+        (f for f in (folder / "adapter_model.safetensors", folder / "adapter" / "adapter_model.safetensors")
+         if f.is_file()),
+        None,
+    )
+    if weights_file is None:
+        raise DataError(f"init_from: no adapter_model.safetensors in {folder} or {folder}/adapter")
+    config = json.loads((weights_file.parent / "adapter_config.json").read_text())
+    if config.get("r") != lora.r or sorted(config.get("target_modules", [])) != sorted(lora.target_modules):
+        raise DataError(
+            f"init_from: {weights_file.parent} has rank {config.get('r')} on {config.get('target_modules')}; "
+            f"this run trains rank {lora.r} on {sorted(lora.target_modules)}"
+        )
+    weights = {k: v.float() for k, v in load_file(weights_file).items()}
+    result = set_peft_model_state_dict(peft, weights, adapter_name="in_training")
+    if getattr(result, "unexpected_keys", None):
+        raise DataError(f"init_from: {len(result.unexpected_keys)} weights of {weights_file} fit no layer")
 
 
 def _write_intrinsic(model: Model, spec: Intrinsic, config, lora, out: Path, data, result) -> None:

@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 import alora_chain as ac
 from alora_chain.chat import conversation_ids
 from alora_chain.data import load_rows
+from alora_chain.errors import DataError
 from alora_chain.intrinsic import invocation_tokens
 from alora_chain.train import TrainConfig, encode_example, spec_for_training, train
 
@@ -84,6 +85,23 @@ def test_resumed_run_ends_with_the_same_weights(colour_spec, tmp_path):
     split = load_file(tmp_path / "split" / "adapter" / "adapter_model.safetensors")
     assert full.keys() == split.keys()
     assert all(torch.equal(full[k], split[k]) for k in full)
+
+
+def test_training_can_start_from_another_adapter(colour_spec, tmp_path):
+    data = _write(tmp_path / "train.jsonl", _colour_rows(16, seed=3))
+    config = dict(epochs=1, batch_size=8, val_fraction=0.25)
+    train(data, colour_spec, tmp_path / "first", TrainConfig(**config, lr=2e-3), progress=False)
+    # a vanishing learning rate: the second run must end where its starting weights were
+    train(data, colour_spec, tmp_path / "second",
+          TrainConfig(**config, lr=1e-12, init_from=str(tmp_path / "first")), progress=False)
+    first = load_file(tmp_path / "first" / "adapter" / "adapter_model.safetensors")
+    second = load_file(tmp_path / "second" / "adapter" / "adapter_model.safetensors")
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    assert any(k.endswith("lora_B.weight") and first[k].abs().max() > 0 for k in first)  # not zeros
+    with pytest.raises(DataError, match="rank"):
+        train(data, colour_spec, tmp_path / "third",
+              TrainConfig(**config, rank=4, init_from=str(tmp_path / "first")), progress=False)
 
 
 def test_training_sequence_is_exactly_what_invoke_runs(model, tmp_path):
