@@ -128,6 +128,8 @@ def write_card(folder: Path, results: dict, tried: str = "") -> Path:
         if "lora" in results["paths"]
         else "\nThe standard-LoRA baseline was not trained for this intrinsic (CPU budget); see the README.\n"
     )
+    init_from = training["config"].get("init_from")
+    start = f",\n  starting from the adapter in `{init_from}` (not from zeros)" if init_from else ""
     text = f"""# {spec.name}
 
 {spec.description}
@@ -138,7 +140,7 @@ def write_card(folder: Path, results: dict, tried: str = "") -> Path:
   {", ".join(training["config"].get("target_modules", []))}, fp16 safetensors
 * base model: {spec.base_model.name} (fingerprint `{spec.base_model.fingerprint}`)
 * training: {training.get("steps")} steps on `{training.get("data")}` (sha256 `{training.get("data_sha256")}`),
-  {training.get("wall_seconds")} s wall on the 2-core CPU (shared with other jobs while it ran)
+  {training.get("wall_seconds")} s wall on the 2-core CPU (shared with other jobs while it ran){start}
 
 ## Held-out results ({results["examples"]} test rows, split by template and entity; `test.jsonl` here)
 

@@ -60,8 +60,14 @@ RECIPES: dict[str, Recipe] = {
         f"Is the last assistant reply supported by the documents? {_BOOL}.",
         {"kind": "choice", "labels": ["grounded", "ungrounded"], "positive": "grounded"},
         {"documents": "list[str]"},
-        **V01,
-        tried="all linear layers, lr 1e-3, 640 rows x 4 epochs: 0.52 validation accuracy (AUROC 0.65)",
+        # Shipped v0.2: the template restates the reply next to the documents, 960 rows, and
+        # training starts from context_relevance's adapter (entity/attribute matching).
+        sizes=(960, 64, 200),
+        patience=2,
+        init_from="context_relevance",
+        tried="v0.1 (q/k/v, 320 rows x 5 epochs, reply only in the conversation): 0.44 validation "
+        "accuracy, 0.50 on this test split; all linear layers, lr 1e-3, 640 rows x 4 epochs: 0.52 "
+        "validation accuracy (AUROC 0.65)",
     ),
     "requirement_check": Recipe(
         f"Does the last assistant reply satisfy the requirement? {_BOOL}.",
@@ -179,7 +185,11 @@ def _adapter_folder(init_from: str | None) -> str | None:
         return init_from
     from .resources import builtin_intrinsics_dir
 
-    return str(builtin_intrinsics_dir() / init_from)
+    folder = builtin_intrinsics_dir() / init_from
+    try:  # recorded in the trained intrinsic.yaml: no machine-specific prefix from a checkout
+        return str(folder.relative_to(Path.cwd()))
+    except ValueError:
+        return str(folder)
 
 
 def _recall_at_3(rows, queries: list[str], seed: int) -> float:
