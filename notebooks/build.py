@@ -209,10 +209,11 @@ RAG_GUARD = [
     ## How far to trust these verdicts
 
     Read them with the intrinsic cards (`intrinsics/<name>/README.md`): `context_relevance`
-    (0.92 held-out accuracy) and `certainty` (ECE 0.09, AUROC 0.86) meet their targets, while the
-    v0.1 `answerability` and `groundedness` adapters are at chance on their test splits. Here the
-    battery answer matches the document (14 hours) yet is flagged as ungrounded: the guard's
-    plumbing is sound, and a better adapter drops in without changing this code.
+    (0.92 held-out accuracy) and `certainty` (ECE 0.09, AUROC 0.86) meet their targets;
+    `groundedness` v0.2 is right on 80% of its test split (the battery answer above, which matches
+    the document, is judged grounded); `answerability` is at chance on its test split, and the
+    refusal above rests on its p = 0.49, just under the 0.5 threshold: a coin flip, not knowledge.
+    The guard's plumbing does not change when a better adapter drops in.
     """),
 ]
 
