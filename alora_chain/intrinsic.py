@@ -93,8 +93,8 @@ class Intrinsic(_Spec):
     # Where the rendered template goes. "base" (DESIGN.md): a user turn before the invocation,
     # read with base weights, so the adapter runs on the invocation tokens only. "adapter":
     # right after the invocation, inside the adapted span, so the adapter reads the documents
-    # or requirement itself; the history is still reused from the base cache. A small base
-    # model needs this where the base model's own reading of the arguments is not enough.
+    # or requirement itself; the history is still reused from the base cache. For base models
+    # whose own reading of the arguments is not enough (README: measured on the embedded one).
     template_weights: Literal["base", "adapter"] = "base"
     arguments: dict[str, Literal["str", "list[str]", "int", "float", "bool"]] = Field(default_factory=dict)
     output: Output

@@ -100,8 +100,8 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
-def spec(name: str):
-    recipe = RECIPES[name]
+def spec(name: str, recipe: Recipe | None = None):
+    recipe = recipe or RECIPES[name]
     base = spec_for_training(name, template=f"{name}.jinja", output=recipe.output, arguments=recipe.arguments)
     return base.model_copy(
         update={"description": recipe.description, "template_weights": recipe.template_weights}
@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     recipe = RECIPES[args.name]
     if args.template_weights:
-        RECIPES[args.name] = recipe = replace(recipe, template_weights=args.template_weights)
+        recipe = replace(recipe, template_weights=args.template_weights)
     if args.init_from:
         recipe = replace(recipe, init_from=args.init_from)
     paths = make_data(
@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> None:
         init_from=_adapter_folder(recipe.init_from),
     )
     result = train(
-        paths["train"], spec(args.name), args.out, config, validation=paths["val"], resume=args.resume
+        paths["train"], spec(args.name, recipe), args.out, config, validation=paths["val"], resume=args.resume
     )
     shutil.copy(paths["test"], args.out / "test.jsonl")  # the held-out split ships with the intrinsic
     print(
