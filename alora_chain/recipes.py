@@ -80,7 +80,9 @@ RECIPES: dict[str, Recipe] = {
         {"requirement": "str"},
         **V01,
         tried="all linear layers, lr 1e-3, 640 rows x 4 epochs: 0.84 accuracy on training rows, 0.55 "
-        "on validation (memorises, does not generalise)",
+        "on validation (memorises, does not generalise); the reply restated beside the requirement, "
+        "960 rows, all linear layers: validation loss 0.357 then 0.374 after epochs 1 and 2 (chance "
+        "level, 0.35), stopped",
     ),
     "context_relevance": Recipe(
         f"Is the document relevant to the last user question? {_BOOL}.",
