@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import make_intrinsic
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from safetensors import safe_open
 from safetensors.torch import load as load_tensors
@@ -155,6 +155,10 @@ def _fail(model, session, kind, choice) -> None:
     }
     if kind == "closed_stream":
         stream = session.stream(max_new_tokens=3)
+        if not session.transcript:  # nothing to continue: refused on the first next(), typed
+            with pytest.raises(InvalidArgumentError, match="conversation is empty"):
+                next(stream)
+            return
         next(stream, None)
         stream.close()
         return
@@ -165,6 +169,10 @@ def _fail(model, session, kind, choice) -> None:
 
 @MODEL_RUNS
 @given(prefix=st.lists(ACTION, min_size=1, max_size=2), steps=st.lists(STEP, min_size=3, max_size=6))
+@example(  # found by CI: a stream opened on a session whose only (system) turn was undone
+    prefix=[("undo", None)],
+    steps=[("fail", 4, "closed_stream", None), ("fork", 2, None, None), ("do", 2, ("invoke_text", None), None)],
+)
 def test_random_call_sequences_keep_every_cache_equal_to_its_transcript(
     model, choice_intrinsic, text_intrinsic, prefix, steps
 ):
