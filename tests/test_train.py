@@ -139,3 +139,25 @@ def test_bad_data_names_the_line_before_training(colour_spec, tmp_path, row, mes
         train(data, colour_spec, tmp_path / "never", TrainConfig(max_length=512), progress=False)
     assert "line 4" in str(info.value) and message in str(info.value).lower()
     assert not (tmp_path / "never").exists()
+
+
+def test_cli_trains_from_another_adapter_and_refuses_a_mismatch(tmp_path):
+    from typer.testing import CliRunner
+
+    from alora_chain.cli import app
+
+    data = _write(tmp_path / "train.jsonl", _colour_rows(16, seed=4))
+    (tmp_path / "colour.jinja").write_text('Does my message name a colour? Reply "yes" or "no".')
+    common = ["train", str(data), "--name", "colour", "--template", str(tmp_path / "colour.jinja"),
+              "--labels", "yes,no", "--positive", "yes", "--epochs", "1"]
+    runner = CliRunner()
+    first = runner.invoke(app, [*common, "--lr", "2e-3", "--out", str(tmp_path / "first")])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(app, [*common, "--lr", "1e-12", "--init-from", str(tmp_path / "first"),
+                                 "--out", str(tmp_path / "second")])
+    assert second.exit_code == 0, second.output
+    weights = [load_file(tmp_path / name / "adapter" / "adapter_model.safetensors") for name in ("first", "second")]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    mismatch = runner.invoke(app, [*common, "--init-from", str(tmp_path / "first"),
+                                   "--target-modules", "q_proj", "--out", str(tmp_path / "third")])
+    assert mismatch.exit_code == 1 and "init_from" in mismatch.output, mismatch.output

@@ -29,6 +29,12 @@ def command(
     model: Annotated[Path | None, typer.Option(help="Base model folder or .gguf (default: embedded)")] = None,
     out: Annotated[Path | None, typer.Option(help="Output intrinsic folder (default ./NAME)")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoints")] = False,
+    target_modules: Annotated[
+        str | None, typer.Option(help="Comma-separated layers to adapt (default q_proj,k_proj,v_proj)")
+    ] = None,
+    init_from: Annotated[
+        str | None, typer.Option(help="Start from this intrinsic's adapter (name or folder; same rank and layers)")
+    ] = None,
 ) -> None:
     """Train an aLoRA intrinsic (or a standard LoRA baseline) and write a ready intrinsic folder."""
     from rich.console import Console
@@ -50,8 +56,10 @@ def command(
         )
         if template is not None:
             spec = spec.with_folder(template.parent)
+        start = str(resolve(init_from).adapter_path) if init_from else None
         config = TrainConfig(kind=kind, rank=rank, epochs=epochs, lr=lr, batch_size=batch_size,
-                             max_length=max_length, seed=seed)
+                             max_length=max_length, seed=seed, init_from=start,
+                             **({"target_modules": tuple(target_modules.split(","))} if target_modules else {}))
         result = train(data, spec, out or Path(name), config, validation=validation, model_path=model,
                        resume=resume)
     except AloraChainError as exc:
