@@ -56,7 +56,7 @@ RECIPES: dict[str, Recipe] = {
         tried="all linear layers, lr 1e-3: 320 rows x 6 epochs reached 0.67 validation accuracy but 0.54 "
         "on this test split (AUROC 0.50); 640 rows x 4 epochs 0.53 validation accuracy; the template "
         "read by the adapter (template_weights: adapter), all linear, 640 rows: validation loss 0.205 "
-        "after one epoch (chance level) at 5x the time per epoch, stopped; the question restated "
+        "after one epoch (chance level), about 3x slower per first epoch, stopped; the question restated "
         "beside the documents, 960 rows x 4 epochs, all linear, started from context_relevance's "
         "adapter: 0.53 validation accuracy (training loss 0.11: memorised); the same started from "
         "groundedness v0.2's adapter: validation loss 0.207 after one epoch (chance level), stopped",
