@@ -31,7 +31,7 @@ def test_builtin_matches_embedded_model_and_its_adapter(model, name):
 
 
 def _case(example: dict):
-    """Known misses of the v0.1 adapters (listed in their cards) are strict xfails: if an adapter
+    """Known misses of the shipped adapters (listed in their cards) are strict xfails: if an adapter
     starts getting one right, the test says so and the example's flag and the card need updating."""
     marks = [pytest.mark.xfail(strict=True, reason="known miss of the shipped adapter (see its card)")] if example.get("known_miss") else []
     return pytest.param(example, marks=marks, id=example["intrinsic"])
