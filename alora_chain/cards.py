@@ -39,10 +39,10 @@ def verdicts(results: dict) -> list[str]:
     def line(target: str, ok: bool | None, figure: str) -> str:
         return f"{target}: {'not measured' if ok is None else 'met' if ok else 'missed'} ({figure})"
 
-    def versus_lora(target: str, ours: float, lora: float | None, figure: str, points: str) -> str:
+    def versus_lora(target: str, ours: float, lora: float | None, value: str, points: str) -> str:
         if lora is None:
             return line(target, None, "LoRA not trained")
-        return line(target, ours >= lora - 0.02, f"{figure}, {100 * (ours - lora):{points}} pts")
+        return line(target, ours >= lora - 0.02, f"LoRA {lora:{value}}, {100 * (ours - lora):{points}} pts")
 
     kind = results["kind"]
     if kind == "choice":
@@ -54,7 +54,7 @@ def verdicts(results: dict) -> list[str]:
                 acc - prompt >= 0.20,
                 f"{100 * (acc - prompt):+.0f} pts",
             ),
-            versus_lora("within 2 points of standard LoRA", acc, lora, f"LoRA {lora or 0:.0%}", "+.0f"),
+            versus_lora("within 2 points of standard LoRA", acc, lora, ".0%", "+.0f"),
         ]
     if kind == "score":
         ece, auroc = _metric(results, "alora", "ece"), _metric(results, "alora", "auroc")
@@ -62,9 +62,7 @@ def verdicts(results: dict) -> list[str]:
         return [
             line("ECE ≤ 0.10", ece <= 0.10, f"{ece:.3f}"),
             line("AUROC ≥ 0.75", auroc is not None and auroc >= 0.75, _fmt(auroc)),
-            versus_lora(
-                "AUROC within 2 points of standard LoRA", auroc, lora, f"LoRA {lora or 0:.3f}", "+.1f"
-            ),
+            versus_lora("AUROC within 2 points of standard LoRA", auroc, lora, ".3f", "+.1f"),
         ]
     raw = results.get("reference", {}).get("raw_last_turn_recall_at_3")
     recall = _metric(results, "alora", "recall_at_3")

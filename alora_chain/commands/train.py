@@ -59,7 +59,8 @@ def command(
         start = str(resolve(init_from).adapter_path) if init_from else None
         config = TrainConfig(kind=kind, rank=rank, epochs=epochs, lr=lr, batch_size=batch_size,
                              max_length=max_length, seed=seed, init_from=start,
-                             **({"target_modules": tuple(target_modules.split(","))} if target_modules else {}))
+                             target_modules=tuple(target_modules.split(",")) if target_modules
+                             else TrainConfig.target_modules)
         result = train(data, spec, out or Path(name), config, validation=validation, model_path=model,
                        resume=resume)
     except AloraChainError as exc:
