@@ -128,6 +128,11 @@ def write_card(folder: Path, results: dict, tried: str = "") -> Path:
     )
     init_from = training["config"].get("init_from")
     start = f",\n  starting from the adapter in `{init_from}` (not from zeros)" if init_from else ""
+    per_item = spec.per_item and (
+        f"\n* one call per item of `{spec.per_item.argument}`, combined with `{spec.per_item.combine}` "
+        f"(P = the {'largest' if spec.per_item.combine == 'any' else 'smallest'} item probability);\n"
+        "  trained and validated on one-item rows, tested on whole lists"
+    )
     text = f"""# {spec.name}
 
 {spec.description}
@@ -135,7 +140,7 @@ def write_card(folder: Path, results: dict, tried: str = "") -> Path:
 * arguments: {args}
 * output: `{spec.output.kind}`{f" labels {list(spec.labels)}" if spec.labels else ""}
 * invocation: `{spec.invocation!r}`; {spec.adapter_kind} rank {training["config"].get("rank") or 32} on
-  {", ".join(training["config"].get("target_modules", []))}, fp16 safetensors
+  {", ".join(training["config"].get("target_modules", []))}, fp16 safetensors{per_item or ""}
 * base model: {spec.base_model.name} (fingerprint `{spec.base_model.fingerprint}`)
 * training: {training.get("steps")} steps on `{training.get("data")}` (sha256 `{training.get("data_sha256")}`),
   {training.get("wall_seconds")} s wall on the 2-core CPU (shared with other jobs while it ran){start}

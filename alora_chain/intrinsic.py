@@ -23,6 +23,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from .chat import Message, encode_markup, encode_text, turn_ids
@@ -71,6 +72,20 @@ class TextOutput(_Spec):
 Output = Annotated[ChoiceOutput | ScoreOutput | JsonOutput | TextOutput, Field(discriminator="kind")]
 
 
+class PerItem(_Spec):
+    """Invoke the adapter once per item of a list argument and combine the verdicts.
+
+    For questions about a set that one item settles: "can these documents answer it?" is
+    "does one of them answer it?" (``combine: any``, P = the largest item probability);
+    "is every sentence supported?" is ``combine: all`` (the smallest). Each item is read on its
+    own fork of the same cache, so the history is still computed once, and the items together
+    cost the tokens the whole list would. The adapter is trained on one-item rows.
+    """
+
+    argument: str
+    combine: Literal["any", "all"] = "any"
+
+
 class BaseModelRef(_Spec):
     name: str
     fingerprint: str
@@ -98,6 +113,7 @@ class Intrinsic(_Spec):
     template_weights: Literal["base", "adapter"] = "base"
     arguments: dict[str, Literal["str", "list[str]", "int", "float", "bool"]] = Field(default_factory=dict)
     output: Output
+    per_item: PerItem | None = None
     metrics: dict[str, Any] = Field(default_factory=dict)
     training: dict[str, Any] = Field(default_factory=dict)
 
@@ -120,6 +136,19 @@ class Intrinsic(_Spec):
         if not value or path.is_absolute() or ".." in path.parts or "\\" in value or ":" in value:
             raise ValueError(f"must be a relative path inside the intrinsic folder, got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _per_item_fits(self) -> Intrinsic:
+        """``per_item`` combines P(positive) of a yes/no choice over a ``list[str]`` argument."""
+        if self.per_item is None:
+            return self
+        argument = self.per_item.argument
+        if self.arguments.get(argument) != "list[str]":
+            raise ValueError(f"per_item.argument {argument!r} must name a list[str] argument")
+        out = self.output
+        if not isinstance(out, ChoiceOutput) or len(out.labels) != 2 or out.positive is None:
+            raise ValueError("per_item needs a choice output with two labels and a positive label")
+        return self
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod

@@ -32,6 +32,9 @@ class IntrinsicResult(BaseModel):
     raw: str  # the text the adapter produced (the best label for choice/score)
     probabilities: dict[str, float] | None = None  # per label, for choice and score
     stats: InvokeStats
+    # per_item intrinsics: each item's probability of the positive label, in argument order
+    # (which document answers, which sentence is unsupported)
+    item_scores: list[float] | None = None
 
 
 def softmax(logprobs: list[float]) -> list[float]:
@@ -39,6 +42,23 @@ def softmax(logprobs: list[float]) -> list[float]:
     weights = [math.exp(lp - top) for lp in logprobs]
     total = sum(weights)
     return [w / total for w in weights]
+
+
+def combine_items(output: ChoiceOutput, item_scores: list[float], combine: str):
+    """(value, score, best label, probabilities) of a per-item choice from each item's P(positive).
+
+    ``any``: the best item decides (P = max); ``all``: the weakest does (P = min). No items:
+    nothing can answer (``any`` -> 0), nothing is unsupported (``all`` -> 1).
+    Example: [0.1, 0.8, 0.3] with ``any`` -> (True, 0.8, "answerable", ...).
+    """
+    if item_scores:
+        p = max(item_scores) if combine == "any" else min(item_scores)
+    else:
+        p = 0.0 if combine == "any" else 1.0
+    (negative,) = [label for label in output.labels if label != output.positive]
+    probs = {label: (p if label == output.positive else 1 - p) for label in output.labels}
+    best = output.positive if p >= 0.5 else negative
+    return best == output.positive, p, best, probs
 
 
 def parse_choice(output: ChoiceOutput, logprobs: list[float]) -> tuple[Any, float, str, dict[str, float]]:

@@ -17,7 +17,7 @@ from .decoding import GenerationConfig, ScoreRequest, decode, score_candidates, 
 from .errors import ContextWindowExceededError, InvalidArgumentError
 from .intrinsic import ChoiceOutput, Intrinsic, JsonOutput, ScoreOutput, invocation_tokens, resolve
 from .model import Model
-from .parsing import IntrinsicResult, InvokeStats, parse_choice, parse_json, parse_score
+from .parsing import IntrinsicResult, InvokeStats, combine_items, parse_choice, parse_json, parse_score
 
 
 @dataclass
@@ -310,6 +310,35 @@ class Session:
         position (known here, never searched for in the text).
         """
         spec = resolve(intrinsic)
+        if spec.per_item is not None:
+            return self._invoke_per_item(spec, arguments)
+        return self._invoke_once(spec, arguments)
+
+    def _invoke_per_item(self, spec: Intrinsic, arguments: dict[str, Any]) -> IntrinsicResult:
+        """One call per item of the ``per_item`` argument, each on its own fork; verdicts combined."""
+        spec.check_arguments(arguments)
+        started = time.perf_counter()
+        name = spec.per_item.argument
+        items = [self._invoke_once(spec, {**arguments, name: [item]}) for item in arguments[name]]
+        item_scores = [item.score for item in items]
+        value, score, raw, probabilities = combine_items(spec.output, item_scores, spec.per_item.combine)
+        stats = InvokeStats(
+            reused_tokens=sum(item.stats.reused_tokens for item in items),
+            new_tokens=sum(item.stats.new_tokens for item in items),
+            adapter_tokens=sum(item.stats.adapter_tokens for item in items),
+            seconds=time.perf_counter() - started,
+        )
+        return IntrinsicResult(
+            intrinsic=spec.name,
+            value=value,
+            score=score,
+            raw=raw,
+            probabilities=probabilities,
+            stats=stats,
+            item_scores=item_scores,
+        )
+
+    def _invoke_once(self, spec: Intrinsic, arguments: dict[str, Any]) -> IntrinsicResult:
         started = time.perf_counter()
         adapter = spec.bind(self.model)
         tokens = invocation_tokens(self.model.tokenizer, spec, self._messages, arguments, self._ids)
@@ -362,7 +391,7 @@ class Session:
         batch), all reading the session's history in place; the start their prompt turns have
         in common (e.g. the same documents) runs once, before the rows. Their results equal separate
         :meth:`invoke` calls within float tolerance; ``stats.seconds`` is the shared batch's
-        time. Others (text/json, standard LoRA) run one after another through :meth:`invoke`.
+        time. Others (text/json, standard LoRA, per-item) run one after another through :meth:`invoke`.
 
         Example: ``s.invoke_many([("answerability", {"documents": docs}), ("certainty", {})])``
         """
@@ -370,7 +399,8 @@ class Session:
         batch: list[tuple[int, Intrinsic, ScoreRequest, int]] = []  # index, spec, row, prompt tokens
         for index, (intrinsic, arguments) in enumerate(calls):
             spec = resolve(intrinsic)
-            if spec.adapter_kind != "alora" or not isinstance(spec.output, ChoiceOutput | ScoreOutput):
+            one_pass = isinstance(spec.output, ChoiceOutput | ScoreOutput) and spec.per_item is None
+            if spec.adapter_kind != "alora" or not one_pass:
                 results[index] = self.invoke(spec, **arguments)
                 continue
             adapter = spec.bind(self.model)

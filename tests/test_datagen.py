@@ -10,7 +10,7 @@ from collections import Counter
 import bm25s
 import pytest
 
-from alora_chain.datagen import GENERATORS, certainty, query_rewrite, write_splits
+from alora_chain.datagen import GENERATORS, ITEM_GENERATORS, certainty, query_rewrite, write_splits
 from alora_chain.datagen.__main__ import main as cli_main
 from alora_chain.datagen.dialog import word_count
 from alora_chain.datagen.requirements import check
@@ -212,3 +212,28 @@ def test_write_splits_and_cli(tmp_path, capsys):
         assert (tmp_path / "qr" / f"corpus_{split}.jsonl").stat().st_size > 0
     cli_main(["groundedness", "--out", str(tmp_path / "g"), "--train", "10", "--val", "2", "--test", "4"])
     assert "train: 10 rows" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", sorted(set(GENERATORS) - {"certainty"}))  # certainty: model-labelled
+def test_shipped_test_splits_are_what_the_generators_write(name):
+    """The held-out split in intrinsics/NAME/test.jsonl is reproducible from the seeded generator."""
+    from alora_chain.recipes import RECIPES
+    from alora_chain.resources import builtin_intrinsics_dir
+
+    shipped = (builtin_intrinsics_dir() / name / "test.jsonl").read_text(encoding="utf-8").splitlines()
+    written = [json.dumps(row, ensure_ascii=False) for row in GENERATORS[name]("test", RECIPES[name].sizes[2])]
+    assert written == shipped
+
+
+def test_answerability_item_rows_are_balanced_one_document_rows_apart_from_the_test_split():
+    items = ITEM_GENERATORS["answerability"]("train", 300)
+    assert all(len(row["documents"]) == 1 for row in items)
+    assert Counter(row["target"] for row in items) == {"answerable": 150, "unanswerable": 150}
+    cases = Counter(row["meta"]["case"] for row in items)
+    assert set(cases) == {"gold", "same_entity", "similar_entity", "other_entity"}, cases
+    for row in items:  # a distractor never names the asked-about entity (it could answer)
+        if row["meta"]["case"] in ("similar_entity", "other_entity"):
+            assert row["meta"]["entity"] not in row["documents"][0]
+    for field in ("entity_ids", "template_ids"):
+        train = {x for row in items for x in row["meta"][field]}
+        assert not train & {x for row in rows("answerability", "test", 200) for x in row["meta"][field]}

@@ -1,4 +1,10 @@
-"""Generate answerability rows: can the last user question be answered from the documents?"""
+"""Generate answerability rows: can the last user question be answered from the documents?
+
+``generate`` writes the intrinsic's own rows (2-4 documents, the test split). ``generate_items``
+writes one-document rows for training the per-document adapter (``per_item`` in the spec):
+the shipped answerability invokes the adapter on each document and answers "answerable" when
+one of them does.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,8 @@ def _other_attrs(entity, attr, rng, k):
     return rng.sample(others, min(k, len(others)))
 
 
-def _row(rng: random.Random, world, split: str, answerable: bool) -> dict:
+def _conversation(rng: random.Random, world, split: str):
+    """(entity, attr, messages, template ids, entity ids): history, then the question about attr."""
     entity = world.pick(rng)
     attr = rng.choice(KIND_ATTRS[entity.kind])
     messages, tids, eids, introduced = dialog.history(rng, world, split, entity, attr)
@@ -24,6 +31,11 @@ def _row(rng: random.Random, world, split: str, answerable: bool) -> dict:
     messages.append(dialog.user(q))
     tids.append(qtid)
     eids.append(entity.id)
+    return entity, attr, messages, tids, eids
+
+
+def _row(rng: random.Random, world, split: str, answerable: bool) -> dict:
+    entity, attr, messages, tids, eids = _conversation(rng, world, split)
 
     docs: list[tuple[str, list[str]]] = []
     if answerable:
@@ -84,6 +96,61 @@ def generate(split: str, n: int, seed: int = 0) -> list[dict]:
         # Alternate labels for an exact 50/50 balance, then shuffle away the pattern.
         row = _row(rng, world, split, answerable=len(rows) % 2 == 0)
         if dialog.word_count(row) <= MAX_WORDS:
+            rows.append(row)
+    rng.shuffle(rows)
+    return rows
+
+
+# One-document rows: what one document can look like next to the question. The same entity
+# without the asked attribute is the case the multi-document rows hinge on (context_relevance
+# never sees it), so it gets the largest share of the negatives.
+ITEM_NEGATIVES = {"same_entity": 3, "similar_entity": 2, "other_entity": 1}
+
+
+def _item_row(rng: random.Random, world, split: str, answerable: bool) -> dict | None:
+    """A one-document row, or None where a distractor happens to name the asked-about entity."""
+    entity, attr, messages, tids, eids = _conversation(rng, world, split)
+    if answerable:
+        case, subject = "gold", entity
+        attrs = [attr, *_other_attrs(entity, attr, rng, rng.randint(0, 2))]
+    else:
+        case = rng.choices(list(ITEM_NEGATIVES), weights=list(ITEM_NEGATIVES.values()))[0]
+        if case == "same_entity":
+            subject, attrs = entity, _other_attrs(entity, attr, rng, rng.randint(1, 3))
+        elif case == "similar_entity":
+            subject = world.similar(rng, entity)
+            attrs = [attr] if rng.random() < 0.7 else _other_attrs(subject, attr, rng, 1)
+        else:
+            subject = world.other(rng, entity, kind=rng.choice(list(world.by_kind)))
+            attrs = rng.sample(KIND_ATTRS[subject.kind], rng.randint(1, 2))
+    doc, doc_tids = dialog.document(rng, split, subject, attrs)
+    if subject is not entity and entity.name in doc:
+        return None  # "Halvard Labs is run by Mara Okonkwo" would answer "who employs her?"
+    eids.append(subject.id)
+    return {
+        "messages": messages,
+        "documents": [doc],
+        "target": "answerable" if answerable else "unanswerable",
+        "meta": {
+            "intrinsic": "answerability",
+            "split": split,
+            "case": case,
+            "attr": attr,
+            "entity": entity.name,
+            "entity_ids": sorted(set(eids)),
+            "template_ids": sorted(set(tids + doc_tids)),
+        },
+    }
+
+
+def generate_items(split: str, n: int, seed: int = 0) -> list[dict]:
+    """One-document rows, balanced: does this document answer the last question?"""
+    rng = random.Random(f"answerability-items:{split}:{seed}")
+    world = build_world(split, seed, size=max(30, n // 3))
+    rows: list[dict] = []
+    while len(rows) < n:
+        row = _item_row(rng, world, split, answerable=len(rows) % 2 == 0)
+        if row is not None and dialog.word_count(row) <= MAX_WORDS:
             rows.append(row)
     rng.shuffle(rows)
     return rows
