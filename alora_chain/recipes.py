@@ -17,7 +17,8 @@ import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .datagen import GENERATORS, write_jsonl
+from .datagen import GENERATORS, ITEM_GENERATORS, write_jsonl
+from .intrinsic import Intrinsic
 from .train import TrainConfig, spec_for_training, train
 
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -38,6 +39,9 @@ class Recipe:
     patience: int = 3  # validation passes (one per epoch) without improvement before stopping
     template_weights: str = "base"  # "adapter": the adapter reads the rendered template too
     init_from: str | None = None  # built-in intrinsic whose adapter the training starts from
+    # {"argument": ..., "combine": ...}: the adapter reads one item per call (see PerItem) and
+    # trains and validates on the generator's one-item rows; the test split keeps whole lists.
+    per_item: dict | None = None
     tried: str = ""  # other settings measured on this intrinsic, for its card
 
 
@@ -52,14 +56,23 @@ RECIPES: dict[str, Recipe] = {
         f"Can the last user question be answered from the documents? {_BOOL}.",
         {"kind": "choice", "labels": ["answerable", "unanswerable"], "positive": "answerable"},
         {"documents": "list[str]"},
-        **V01,
-        tried="all linear layers, lr 1e-3: 320 rows x 6 epochs reached 0.67 validation accuracy but 0.54 "
+        # Shipped v0.2: one document per call (per_item, combine any), trained on one-document
+        # rows from context_relevance's adapter, which already matches entities but was never
+        # shown a document about the right entity that lacks the asked attribute.
+        sizes=(1280, 96, 200),
+        patience=2,
+        init_from="context_relevance",
+        per_item={"argument": "documents", "combine": "any"},
+        tried="v0.1 (q/k/v, 320 rows x 5 epochs, all documents in one call): 0.53 on this test split; "
+        "all linear layers, lr 1e-3: 320 rows x 6 epochs reached 0.67 validation accuracy but 0.54 "
         "on this test split (AUROC 0.50); 640 rows x 4 epochs 0.53 validation accuracy; the template "
         "read by the adapter (template_weights: adapter), all linear, 640 rows: validation loss 0.205 "
         "after one epoch (chance level), about 3x slower per first epoch, stopped; the question restated "
         "beside the documents, 960 rows x 4 epochs, all linear, started from context_relevance's "
         "adapter: 0.53 validation accuracy (training loss 0.11: memorised); the same started from "
-        "groundedness v0.2's adapter: validation loss 0.207 after one epoch (chance level), stopped",
+        "groundedness v0.2's adapter: validation loss 0.207 after one epoch (chance level), stopped; "
+        "context_relevance's own adapter per document (no training): 0.64 validation accuracy, "
+        "0.00 on rows whose only lead is a document about the right entity without the asked fact",
     ),
     "groundedness": Recipe(
         f"Is the last assistant reply supported by the documents? {_BOOL}.",
@@ -106,8 +119,13 @@ RECIPES: dict[str, Recipe] = {
 def spec(name: str, recipe: Recipe | None = None):
     recipe = recipe or RECIPES[name]
     base = spec_for_training(name, template=f"{name}.jinja", output=recipe.output, arguments=recipe.arguments)
-    return base.model_copy(
-        update={"description": recipe.description, "template_weights": recipe.template_weights}
+    return Intrinsic.model_validate(
+        base.model_dump(by_alias=True)
+        | {
+            "description": recipe.description,
+            "template_weights": recipe.template_weights,
+            "per_item": recipe.per_item,
+        }
     )
 
 
@@ -120,7 +138,8 @@ def make_data(name: str, folder: Path, seed: int = 0, train_rows: int | None = N
     for split, n in sizes.items():
         if paths[split].is_file():
             continue
-        rows = GENERATORS[name](split, n, seed=seed)
+        one_item = RECIPES[name].per_item is not None and split != "test"
+        rows = (ITEM_GENERATORS if one_item else GENERATORS)[name](split, n, seed=seed)
         if name == "certainty":
             rows = _label_certainty(rows)
         write_jsonl(paths[split], rows)

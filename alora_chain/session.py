@@ -307,7 +307,8 @@ class Session:
 
         The template's instruction turn is appended with base weights, then the invocation
         sequence and the output run with the adapter, whose offset is the invocation's
-        position (known here, never searched for in the text).
+        position (known here, never searched for in the text). A ``per_item`` intrinsic does
+        this once per item of its list argument and combines the verdicts (``intrinsic.PerItem``).
         """
         spec = resolve(intrinsic)
         if spec.per_item is not None:
