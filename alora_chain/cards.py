@@ -73,7 +73,10 @@ def verdicts(results: dict) -> list[str]:
             "BM25 recall@3 ≥ raw last turn + 15 points",
             recall - raw >= 0.15,
             f"{raw:.2f} → {recall:.2f}, {100 * (recall - raw):+.0f} pts",
-        )
+        ),
+        versus_lora(
+            "recall@3 within 2 points of standard LoRA", recall, _metric(results, "lora", "recall_at_3"), ".2f", "+.0f"
+        ),
     ]
 
 

@@ -39,6 +39,9 @@ def test_score_and_text_verdicts():
         "paths": {"alora": {"metrics": {"recall_at_3": 0.3}, "latency_median_s": 0.1}},
     }
     assert verdicts(text)[0].startswith("BM25 recall@3 ≥ raw last turn + 15 points: missed")
+    assert verdicts(text)[1] == "recall@3 within 2 points of standard LoRA: not measured (LoRA not trained)"
+    text["paths"]["lora"] = {"metrics": {"recall_at_3": 0.33}, "latency_median_s": 0.2}
+    assert verdicts(text)[1] == "recall@3 within 2 points of standard LoRA: missed (LoRA 0.33, -3 pts)"
 
 
 def test_readme_table_has_a_row_per_result(tmp_path):
