@@ -72,7 +72,8 @@ RECIPES: dict[str, Recipe] = {
         "adapter: 0.53 validation accuracy (training loss 0.11: memorised); the same started from "
         "groundedness v0.2's adapter: validation loss 0.207 after one epoch (chance level), stopped; "
         "context_relevance's own adapter per document (no training): 0.64 validation accuracy, "
-        "0.00 on rows whose only lead is a document about the right entity without the asked fact",
+        "0.00 on rows whose only lead is a document about the right entity without the asked fact; "
+        "per document with v0.1's template (question not restated): 0.58 validation accuracy",
     ),
     "groundedness": Recipe(
         f"Is the last assistant reply supported by the documents? {_BOOL}.",
@@ -107,6 +108,8 @@ RECIPES: dict[str, Recipe] = {
         "Rewrite the last user turn as a standalone query that resolves references to earlier turns.",
         {"kind": "text", "max_new_tokens": 32},
         **V01,  # met its target
+        tried="all linear layers, lr 1e-3, 4 epochs (early stop after 3): validation token F1 0.440 "
+        "against the shipped adapter's 0.444, best validation loss 0.647 against 0.642",
     ),
     "certainty": Recipe(
         "Probability that the base model's last answer is correct (expectation over digits 0..9).",
