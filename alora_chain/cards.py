@@ -117,9 +117,10 @@ def readme_table(root: Path) -> str:
     return "\n".join(lines)
 
 
-def write_card(folder: Path, results: dict, tried: str = "") -> Path:
+def write_card(folder: Path, results: dict, tried: str = "", limits: str = "") -> Path:
     """Write ``folder/README.md`` for the trained intrinsic in ``folder``; ``tried`` lists other
-    settings that were measured and not shipped, so a reader sees what did not work."""
+    settings that were measured and not shipped, so a reader sees what did not work, and
+    ``limits`` what the shipped adapter is known to get wrong (measured on validation)."""
     spec = Intrinsic.load(folder)
     training = spec.training
     args = ", ".join(f"`{k}: {v}`" for k, v in spec.arguments.items()) or "none"
@@ -154,7 +155,7 @@ def write_card(folder: Path, results: dict, tried: str = "") -> Path:
 {lora_note}
 Targets (measured above, never tuned on this split):
 {chr(10).join("- " + v for v in verdicts(results)) or "- see README"}
-{f"{chr(10)}Also tried, not shipped: {tried}.{chr(10)}" if tried else ""}
+{f"{chr(10)}Known limits: {limits}.{chr(10)}" if limits else ""}{f"{chr(10)}Also tried, not shipped: {tried}.{chr(10)}" if tried else ""}
 ## Reproduce
 
 ```bash
