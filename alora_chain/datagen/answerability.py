@@ -72,9 +72,13 @@ def _row(rng: random.Random, world, split: str, answerable: bool) -> dict:
     rng.shuffle(docs)
     for _, doc_tids in docs:
         tids += doc_tids
+    return _as_row(split, case, entity, attr, messages, [d for d, _ in docs], answerable, eids, tids)
+
+
+def _as_row(split, case, entity, attr, messages, documents, answerable, eids, tids) -> dict:
     return {
         "messages": messages,
-        "documents": [d for d, _ in docs],
+        "documents": documents,
         "target": "answerable" if answerable else "unanswerable",
         "meta": {
             "intrinsic": "answerability",
@@ -127,20 +131,7 @@ def _item_row(rng: random.Random, world, split: str, answerable: bool) -> dict |
     if subject is not entity and entity.name in doc:
         return None  # "Halvard Labs is run by Mara Okonkwo" would answer "who employs her?"
     eids.append(subject.id)
-    return {
-        "messages": messages,
-        "documents": [doc],
-        "target": "answerable" if answerable else "unanswerable",
-        "meta": {
-            "intrinsic": "answerability",
-            "split": split,
-            "case": case,
-            "attr": attr,
-            "entity": entity.name,
-            "entity_ids": sorted(set(eids)),
-            "template_ids": sorted(set(tids + doc_tids)),
-        },
-    }
+    return _as_row(split, case, entity, attr, messages, [doc], answerable, eids, tids + doc_tids)
 
 
 def generate_items(split: str, n: int, seed: int = 0) -> list[dict]:
