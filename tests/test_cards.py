@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 from alora_chain.cards import readme_table, verdicts
 
@@ -51,3 +52,16 @@ def test_readme_table_has_a_row_per_result(tmp_path):
     (tmp_path / "untrained").mkdir()
     table = readme_table(tmp_path).splitlines()
     assert len(table) == 4 and table[2].startswith("| `a` |") and "LoRA baseline" in table[0]
+
+
+def test_card_states_per_item_reading_known_limits_and_what_was_tried(tmp_path):
+    from alora_chain.cards import write_card
+    from alora_chain.resources import builtin_intrinsics_dir
+
+    folder = tmp_path / "answerability"
+    shutil.copytree(builtin_intrinsics_dir() / "answerability", folder)
+    results = json.loads((folder / "results.json").read_text())
+    card = write_card(folder, results, tried="a smaller run", limits="misses X").read_text()
+    assert "one call per item of `documents`, combined with `any` (P = the largest item probability)" in card
+    assert "Known limits: misses X." in card and "Also tried, not shipped: a smaller run." in card
+    assert card.index("Known limits") < card.index("Also tried")
