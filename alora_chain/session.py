@@ -320,7 +320,11 @@ class Session:
         spec.check_arguments(arguments)
         started = time.perf_counter()
         name = spec.per_item.argument
-        items = [self._invoke_once(spec, {**arguments, name: [item]}) for item in arguments[name]]
+        calls = [(spec, {**arguments, name: [item]}) for item in arguments[name]]
+        if spec.adapter_kind == "alora" and len(calls) > 1:
+            items = self._score_together(calls)  # a row per item, one batched forward
+        else:  # a standard LoRA recomputes the history for each item anyway
+            items = [self._invoke_once(spec, item_arguments) for spec, item_arguments in calls]
         item_scores = [item.score for item in items]
         value, score, raw, probabilities = combine_items(spec.output, item_scores, spec.per_item.combine)
         stats = InvokeStats(
@@ -397,40 +401,51 @@ class Session:
         Example: ``s.invoke_many([("answerability", {"documents": docs}), ("certainty", {})])``
         """
         results: list[IntrinsicResult | None] = [None] * len(calls)
-        batch: list[tuple[int, Intrinsic, ScoreRequest, int]] = []  # index, spec, row, prompt tokens
+        together: list[int] = []
         for index, (intrinsic, arguments) in enumerate(calls):
             spec = resolve(intrinsic)
             one_pass = isinstance(spec.output, ChoiceOutput | ScoreOutput) and spec.per_item is None
             if spec.adapter_kind != "alora" or not one_pass:
                 results[index] = self.invoke(spec, **arguments)
-                continue
+            else:
+                together.append(index)
+        if len(together) == 1:
+            index = together[0]
+            results[index] = self.invoke(calls[index][0], **dict(calls[index][1]))
+        elif together:
+            scored = self._score_together([(resolve(calls[i][0]), dict(calls[i][1])) for i in together])
+            for index, result in zip(together, scored):
+                results[index] = result
+        return results
+
+    def _score_together(self, calls: list[tuple[Intrinsic, dict[str, Any]]]) -> list[IntrinsicResult]:
+        """One-pass aLoRA calls in ONE batched forward over a fork: a row each (see invoke_many)."""
+        batch: list[tuple[Intrinsic, ScoreRequest, int]] = []  # spec, row, prompt tokens
+        for spec, arguments in calls:
             adapter = spec.bind(self.model)
             tokens = invocation_tokens(self.model.tokenizer, spec, self._messages, arguments, self._ids)
             labels = self._label_sequences(spec)
             request = ScoreRequest(tokens.prompt + tokens.invocation, labels, adapter, len(tokens.invocation))
             self._check_fits(len(request.prefix) + max(map(len, labels)), f"intrinsic {spec.name!r}")
-            batch.append((index, spec, request, len(tokens.prompt)))
-        if len(batch) == 1:
-            index, spec, _, _ = batch[0]
-            results[index] = self.invoke(spec, **dict(calls[index][1]))
-        elif batch:
-            started = time.perf_counter()
-            work = self._cache.fork()
-            try:
-                rows = [row for _, _, row, _ in batch]
-                shared = _shared_prompt_length([row.prefix[:n_prompt] for _, _, row, n_prompt in batch])
-                if shared:  # base weights: run once on the fork, every row reads it like history
-                    self.model.forward(torch.tensor([rows[0].prefix[:shared]]), work)
-                    rows = [replace(row, prefix=row.prefix[shared:]) for row in rows]
-                all_logprobs = score_candidates_many(self.model, work, rows)
-            finally:
-                work.release()
-            seconds = time.perf_counter() - started
-            for (index, spec, request, n_prompt), logprobs in zip(batch, all_logprobs):
-                new_tokens = len(request.prefix) + len(
-                    {tuple(c[: i + 1]) for c in request.candidates for i in range(len(c))}
-                )
-                results[index] = self._scored_result(spec, logprobs, new_tokens, n_prompt, seconds)
+            batch.append((spec, request, len(tokens.prompt)))
+        started = time.perf_counter()
+        work = self._cache.fork()
+        try:
+            rows = [row for _, row, _ in batch]
+            shared = _shared_prompt_length([row.prefix[:n_prompt] for _, row, n_prompt in batch])
+            if shared:  # base weights: run once on the fork, every row reads it like history
+                self.model.forward(torch.tensor([rows[0].prefix[:shared]]), work)
+                rows = [replace(row, prefix=row.prefix[shared:]) for row in rows]
+            all_logprobs = score_candidates_many(self.model, work, rows)
+        finally:
+            work.release()
+        seconds = time.perf_counter() - started
+        results = []
+        for (spec, request, n_prompt), logprobs in zip(batch, all_logprobs):
+            new_tokens = len(request.prefix) + len(
+                {tuple(c[: i + 1]) for c in request.candidates for i in range(len(c))}
+            )
+            results.append(self._scored_result(spec, logprobs, new_tokens, n_prompt, seconds))
         return results
 
     def _scored_result(self, spec, logprobs, new_tokens, n_prompt, seconds) -> IntrinsicResult:

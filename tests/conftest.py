@@ -31,7 +31,10 @@ def make_intrinsic(
     kind: str = "alora",
     seed: int = 0,
 ) -> ac.Intrinsic:
-    """A tiny rank-4 adapter with random non-zero B, so it visibly changes the output."""
+    """A tiny rank-4 adapter with random non-zero B, so it visibly changes the output.
+
+    Both A and B come from ``seed`` (PEFT would draw A from the global RNG), so a test sees the
+    same adapter on every run."""
     name = f"tiny{next(_counter)}"
     folder = Path(folder) / name
     folder.mkdir(parents=True)
@@ -46,7 +49,10 @@ def make_intrinsic(
     model.add_fresh_adapter(name, config)
     generator = torch.Generator().manual_seed(seed)
     for param_name, param in model.peft.named_parameters():
-        if f".{name}." in param_name and "lora_B" in param_name:
+        if f".{name}." in param_name and "lora_A" in param_name:  # PEFT's kaiming-uniform bound
+            bound = param.shape[1] ** -0.5
+            param.data = (torch.rand(param.shape, generator=generator) * 2 - 1) * bound
+        elif f".{name}." in param_name and "lora_B" in param_name:
             param.data = torch.randn(param.shape, generator=generator) * 0.2
     model.peft.set_adapter(name)  # the active adapter may be one removed earlier; PEFT saves via it
     model.peft.save_pretrained(folder, selected_adapters=[name])
