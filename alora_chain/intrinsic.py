@@ -77,9 +77,10 @@ class PerItem(_Spec):
 
     For questions about a set that one item settles: "can these documents answer it?" is
     "does one of them answer it?" (``combine: any``, P = the largest item probability);
-    "is every sentence supported?" is ``combine: all`` (the smallest). Each item is read on its
-    own fork of the same cache, so the history is still computed once, and the items together
-    cost the tokens the whole list would. The adapter is trained on one-item rows.
+    "is every sentence supported?" is ``combine: all`` (the smallest). The items are rows of one
+    batched forward over a fork of the session cache (aLoRA), so the history is still computed
+    once and the items together cost about the tokens the whole list would (plus the
+    instruction once per item). The adapter is trained on one-item rows.
     """
 
     argument: str
