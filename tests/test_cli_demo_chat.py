@@ -53,6 +53,7 @@ def test_chat_through_stdin(model, standins, tmp_path):
             "/intrinsics",
             f'/invoke {folder} documents=["The sky is blue."]',
             f"/invoke {folder} documents=oops",
+            '/invoke answerability documents=["The sky is blue.", "Grass is green."]',
             "/fork",
             "What colour is the sky?",
             "/undo",
@@ -73,6 +74,7 @@ def test_chat_through_stdin(model, standins, tmp_path):
     assert "/invoke NAME key=value" in out and "unknown command /bogus" in out
     assert "[forked: depth 1" in out and "[removed 2 turn(s)]" in out and "[back: depth 0]" in out
     assert "error: intrinsic 'answerability': argument 'documents' must be list[str]" in out
+    assert re.search(r"\[answerability\] value=\w+  score=[0-9.]+  items=\[[0-9.]+, [0-9.]+\]", out), out
 
     # the /invoke ran on the conversation as it stood: same score as a direct call
     score = float(re.search(r"\[answerability\] value=\w+  score=([0-9.]+)", out).group(1))

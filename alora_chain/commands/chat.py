@@ -102,6 +102,8 @@ class Chat:
             return
         result = self.session.invoke(name, **parse_arguments(args))
         score = "" if result.score is None else f"  score={result.score:.3f}"
+        if result.item_scores is not None:  # per_item intrinsics: which document, sentence, ...
+            score += "  items=[" + ", ".join(f"{p:.2f}" for p in result.item_scores) + "]"
         stats = result.stats
         _say(
             f"[{result.intrinsic}] value={json.dumps(result.value, default=str)}{score}  "
