@@ -212,12 +212,9 @@ RAG_GUARD = [
     Read them with the intrinsic cards (`intrinsics/<name>/README.md`): `context_relevance`
     (0.92 held-out accuracy) and `certainty` (ECE 0.09, AUROC 0.86) meet their targets;
     `groundedness` v0.2 is right on 80% of its test split (the battery answer above, which matches
-    the document, is judged grounded); `answerability` v0.2 is right on 70% of its test split. It
-    reads one document per call and finds the ones about the right entity, but mostly cannot tell
-    whether such a document states the asked fact: the dog question's relevant document presents
-    Ingrid Halvorsen as chief executive and never mentions a dog, and the refusal above rests on p = 0.49,
-    just under the 0.5 threshold, a near coin flip. The guard's plumbing does not change when a
-    better adapter drops in.
+    the document, is judged grounded); `answerability` v0.3 is right on 90% of its test split: it
+    reads one document per call, and the dog question's relevant document, which presents Ingrid
+    Halvorsen as chief executive and never mentions a dog, is judged not to answer it (p = 0.03).
     """),
 ]
 
