@@ -387,6 +387,8 @@ def _read_yaml(path: Path):
     except UnicodeDecodeError as exc:
         raise IntrinsicSpecError(f"{path} is not UTF-8 text (byte {exc.start})") from None
     except yaml.YAMLError as exc:
+        if "nesting depth" in str(exc):  # PyYAML >= 6.0.4 has its own limit, met before ours
+            raise IntrinsicSpecError(f"{path}: YAML nested too deeply ({exc})") from None
         raise IntrinsicSpecError(f"{path}: not valid YAML: {exc}") from None
     except RecursionError:
         raise IntrinsicSpecError(f"{path}: YAML nested too deeply") from None
