@@ -316,7 +316,7 @@ class Session:
         return self._invoke_once(spec, arguments)
 
     def _invoke_per_item(self, spec: Intrinsic, arguments: dict[str, Any]) -> IntrinsicResult:
-        """One call per item of the ``per_item`` argument, each on its own fork; verdicts combined."""
+        """One call per item of the ``per_item`` argument (rows of one batched forward); verdicts combined."""
         spec.check_arguments(arguments)
         started = time.perf_counter()
         name = spec.per_item.argument
@@ -324,7 +324,7 @@ class Session:
         if spec.adapter_kind == "alora" and len(calls) > 1:
             items = self._score_together(calls)  # a row per item, one batched forward
         else:  # a standard LoRA recomputes the history for each item anyway
-            items = [self._invoke_once(spec, item_arguments) for spec, item_arguments in calls]
+            items = [self._invoke_once(spec, item_arguments) for _, item_arguments in calls]
         item_scores = [item.score for item in items]
         value, score, raw, probabilities = combine_items(spec.output, item_scores, spec.per_item.combine)
         stats = InvokeStats(
@@ -401,20 +401,20 @@ class Session:
         Example: ``s.invoke_many([("answerability", {"documents": docs}), ("certainty", {})])``
         """
         results: list[IntrinsicResult | None] = [None] * len(calls)
-        together: list[int] = []
+        together: list[tuple[int, Intrinsic, dict[str, Any]]] = []  # index, spec, arguments
         for index, (intrinsic, arguments) in enumerate(calls):
             spec = resolve(intrinsic)
             one_pass = isinstance(spec.output, ChoiceOutput | ScoreOutput) and spec.per_item is None
             if spec.adapter_kind != "alora" or not one_pass:
                 results[index] = self.invoke(spec, **arguments)
             else:
-                together.append(index)
+                together.append((index, spec, dict(arguments)))
         if len(together) == 1:
-            index = together[0]
-            results[index] = self.invoke(calls[index][0], **dict(calls[index][1]))
+            index, spec, arguments = together[0]
+            results[index] = self.invoke(spec, **arguments)
         elif together:
-            scored = self._score_together([(resolve(calls[i][0]), dict(calls[i][1])) for i in together])
-            for index, result in zip(together, scored):
+            scored = self._score_together([(spec, arguments) for _, spec, arguments in together])
+            for (index, _, _), result in zip(together, scored):
                 results[index] = result
         return results
 
