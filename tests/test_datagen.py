@@ -237,3 +237,21 @@ def test_answerability_item_rows_are_balanced_one_document_rows_apart_from_the_t
     for field in ("entity_ids", "template_ids"):
         train = {x for row in items for x in row["meta"][field]}
         assert not train & {x for row in rows("answerability", "test", 200) for x in row["meta"][field]}
+
+
+def test_groundedness_item_rows_are_one_document_rows_labelled_for_that_document():
+    items = ITEM_GENERATORS["groundedness"]("train", 300)
+    assert all(len(row["documents"]) == 1 for row in items)
+    assert Counter(row["target"] for row in items) == {"grounded": 150, "ungrounded": 150}
+    cases = Counter(row["meta"]["case"] for row in items)
+    assert {"gold", "look_alike", "other_entity"} <= set(cases), cases
+    assert {c for c in cases if c.startswith("own_")}, cases  # the entity's document, misstated
+    for row in items:
+        document = row["documents"][0].lower()
+        if row["meta"]["case"] == "gold":  # the one document states every claim of the reply
+            assert all(str(value).lower() in document for _, value in row["meta"]["claims"])
+        elif row["meta"]["case"] in ("look_alike", "other_entity"):
+            assert row["meta"]["entity"].lower() not in document
+    for field in ("entity_ids", "template_ids"):
+        train = {x for row in items for x in row["meta"][field]}
+        assert not train & {x for row in rows("groundedness", "test", 200) for x in row["meta"][field]}

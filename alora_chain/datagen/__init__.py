@@ -30,7 +30,10 @@ GENERATORS: dict[str, Callable[..., list[dict]]] = {
     "context_relevance": context_relevance.generate,
 }
 # One-item rows for intrinsics whose adapter reads one list item per call (``per_item``).
-ITEM_GENERATORS: dict[str, Callable[..., list[dict]]] = {"answerability": answerability.generate_items}
+ITEM_GENERATORS: dict[str, Callable[..., list[dict]]] = {
+    "answerability": answerability.generate_items,
+    "groundedness": groundedness.generate_items,
+}
 DEFAULT_SIZES = {"train": 800, "val": 100, "test": 200}
 
 

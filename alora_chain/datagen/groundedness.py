@@ -1,4 +1,9 @@
-"""Generate groundedness rows: is every claim in the last assistant reply supported by the documents?"""
+"""Generate groundedness rows: is every claim in the last assistant reply supported by the documents?
+
+``generate`` writes the intrinsic's own rows (1-4 documents, the test split). ``generate_items``
+writes one-document rows for a per-document adapter (``per_item`` in the spec): does this one
+document support every claim of the reply?
+"""
 
 from __future__ import annotations
 
@@ -23,7 +28,8 @@ def _gold_attrs(rng: random.Random, attr: str, others: list[str], case: str) -> 
     return [attr, *rng.sample(others, rng.randint(0, 2))]
 
 
-def _row(rng: random.Random, world, split: str, grounded: bool) -> dict:
+def _row(rng: random.Random, world, split: str, grounded: bool) -> tuple[dict, list[str]]:
+    """The row, and how each of its documents relates to the reply (see ``_item_rows``)."""
     entity = world.pick(rng)
     attr = rng.choice(KIND_ATTRS[entity.kind])
     others = [a for a in KIND_ATTRS[entity.kind] if a != attr]
@@ -38,6 +44,7 @@ def _row(rng: random.Random, world, split: str, grounded: bool) -> dict:
     case = "faithful" if grounded else rng.choice(FAILURES)
     gold_attrs = _gold_attrs(rng, attr, others, case)
     docs = [dialog.document(rng, split, entity, gold_attrs)]
+    roles = ["gold" if grounded else f"own_{case}"]
     true = entity.attrs[attr]
     claims = [(attr, true)]
     if case == "wrong_value":
@@ -49,6 +56,7 @@ def _row(rng: random.Random, world, split: str, grounded: bool) -> dict:
         if value == true:
             value = perturb(rng, world, entity, attr, true)
         docs.append(dialog.document(rng, split, look_alike, [attr], values={attr: value}))
+        roles.append("look_alike")
         eids.append(look_alike.id)
         if case == "wrong_entity":
             claims = [(attr, value)]
@@ -70,7 +78,10 @@ def _row(rng: random.Random, world, split: str, grounded: bool) -> dict:
                 rng, split, distractor, rng.sample(KIND_ATTRS[distractor.kind], rng.randint(1, 2))
             )
         )
-    rng.shuffle(docs)
+        roles.append("other_entity")
+    order = list(range(len(docs)))
+    rng.shuffle(order)  # the same draws as shuffling docs itself: the rows stay as they were
+    docs, roles = [docs[i] for i in order], [roles[i] for i in order]
     doc_tids = {t for _, ts in docs for t in ts}
     facts = []
     for i, (a, value) in enumerate(claims):
@@ -81,7 +92,7 @@ def _row(rng: random.Random, world, split: str, grounded: bool) -> dict:
     text, rtid = dialog.reply(rng, split, facts, claims[0][1])
     messages.append(dialog.assistant(text))
     tids += [rtid, *doc_tids]
-    return {
+    row = {
         "messages": messages,
         "documents": [d for d, _ in docs],
         "target": "grounded" if grounded else "ungrounded",
@@ -96,6 +107,7 @@ def _row(rng: random.Random, world, split: str, grounded: bool) -> dict:
             "template_ids": sorted(set(tids)),
         },
     }
+    return row, roles
 
 
 def generate(split: str, n: int, seed: int = 0) -> list[dict]:
@@ -104,7 +116,42 @@ def generate(split: str, n: int, seed: int = 0) -> list[dict]:
     rows: list[dict] = []
     while len(rows) < n:
         # Alternate labels for an exact 50/50 balance, then shuffle away the pattern.
-        row = _row(rng, world, split, grounded=len(rows) % 2 == 0)
+        row, _ = _row(rng, world, split, grounded=len(rows) % 2 == 0)
+        if dialog.word_count(row) <= MAX_WORDS:
+            rows.append(row)
+    rng.shuffle(rows)
+    return rows
+
+
+# Which document of a full row a one-document negative shows. The entity's own document under
+# a reply that misstates it, and a look-alike's document (right value, wrong entity, or the
+# reverse), are where the multi-document adapter errs, so they get the largest shares.
+ITEM_NEGATIVES = {"own": 3, "look_alike": 2, "other_entity": 1}
+
+
+def _item_row(rng: random.Random, world, split: str, grounded: bool) -> dict:
+    """A one-document row cut from a full row that has the wanted kind of document."""
+    want = "gold" if grounded else rng.choices(list(ITEM_NEGATIVES), weights=list(ITEM_NEGATIVES.values()))[0]
+    while True:
+        # A look-alike's document sits beside a faithful reply (where it contradicts it) or an
+        # ungrounded one (where it is the source of the borrowed value): draw both.
+        row, roles = _row(rng, world, split, grounded=grounded or (want == "look_alike" and rng.random() < 0.5))
+        picks = [i for i, role in enumerate(roles) if role == want or role.startswith(f"{want}_")]
+        if picks:
+            break
+    i = rng.choice(picks)
+    meta = row["meta"] | {"case": roles[i], "reply_case": row["meta"]["case"]}
+    target = "grounded" if grounded else "ungrounded"
+    return row | {"documents": [row["documents"][i]], "target": target, "meta": meta}
+
+
+def generate_items(split: str, n: int, seed: int = 0) -> list[dict]:
+    """One-document rows, balanced: does this document support every claim of the reply?"""
+    rng = random.Random(f"groundedness-items:{split}:{seed}")
+    world = build_world(split, seed, size=max(30, n // 3))
+    rows: list[dict] = []
+    while len(rows) < n:
+        row = _item_row(rng, world, split, grounded=len(rows) % 2 == 0)
         if dialog.word_count(row) <= MAX_WORDS:
             rows.append(row)
     rng.shuffle(rows)
