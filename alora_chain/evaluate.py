@@ -271,6 +271,33 @@ def compute_metrics(intrinsic: Intrinsic, predictions: Sequence[Prediction]) -> 
     }
 
 
+def metrics_by(
+    report: EvalReport, intrinsic: Intrinsic, rows: Sequence[Row], field: str
+) -> dict[str, dict[str, dict[str, float | None]]]:
+    """Each path's metrics per value of ``row.meta[field]``: where an intrinsic errs, not only how often.
+
+    ``field`` may be dotted for nested meta (``requirement_spec.type``); rows without it are
+    grouped under ``"-"``. Returns ``{value: {"rows": {"n": count}, path: metrics, ...}}``.
+    """
+    def value(row: Row) -> str:
+        found: Any = row.meta
+        for key in field.split("."):
+            if not isinstance(found, dict) or key not in found:
+                return "-"
+            found = found[key]
+        return str(found)
+
+    group_of = {row.line: value(row) for row in rows}
+    groups = sorted(set(group_of.values()))
+    out: dict[str, dict[str, dict[str, float | None]]] = {}
+    for group in groups:
+        out[group] = {"rows": {"n": sum(g == group for g in group_of.values())}}
+        for path, result in report.paths.items():
+            chosen = [p for p in result.predictions if group_of.get(p.line) == group]
+            out[group][path] = compute_metrics(intrinsic, chosen)
+    return out
+
+
 def _json_or_none(text: str) -> Any:
     try:
         return json.loads(text)

@@ -15,7 +15,7 @@ from alora_chain.chat import conversation_ids, generation_prompt_ids, turn_ids
 from alora_chain.cli import app
 from alora_chain.data import load_rows
 from alora_chain.errors import DataError, InvalidArgumentError
-from alora_chain.evaluate import evaluate
+from alora_chain.evaluate import evaluate, metrics_by
 from alora_chain.session import Session
 
 BRIDGE = "The Ossel bridge was rebuilt in 1702 by Tobias Marr."
@@ -32,7 +32,8 @@ QUESTIONS = [
 
 def _row(question, documents, target, history=()):
     messages = [*history, {"role": "user", "content": question}]
-    return {"messages": messages, "documents": documents, "target": target, "meta": {"q": question}}
+    meta = {"q": question, "case": {"docs": len(documents)}}
+    return {"messages": messages, "documents": documents, "target": target, "meta": meta}
 
 
 def _write(path, rows):
@@ -147,6 +148,14 @@ def test_evaluate_choice_compares_alora_lora_and_prompt(model, choice_intrinsic,
     # the report round-trips through JSON
     assert type(report).model_validate_json(report.model_dump_json()) == report
 
+    # broken down by a (nested) meta field: each group's metrics are those of its rows alone
+    groups = metrics_by(report, choice_intrinsic, choice_rows, "case.docs")
+    assert set(groups) == {"1", "2"} and sum(g["rows"]["n"] for g in groups.values()) == len(choice_rows)
+    for path, result in report.paths.items():
+        one_doc = [p for p, row in zip(result.predictions, choice_rows) if len(row.arguments["documents"]) == 1]
+        assert groups["1"][path]["accuracy"] == pytest.approx(sum(p.output == p.target for p in one_doc) / len(one_doc))
+    assert set(metrics_by(report, choice_intrinsic, choice_rows, "no.such")) == {"-"}
+
 
 def test_evaluate_skips_lora_without_one_and_rejects_mismatches(model, choice_intrinsic, choice_rows):
     report = evaluate(model, choice_intrinsic, choice_rows[:2], compare=["lora"], progress=False)
@@ -199,9 +208,10 @@ def test_cli_prints_table_and_writes_json(choice_intrinsic, tmp_path):
     data = _write(tmp_path / "rows.jsonl", [_row(q, d, t) for q, d, t in QUESTIONS])
     out = tmp_path / "results.json"
     args = ["eval", str(choice_intrinsic.folder), str(data), "--compare", "prompt", "--limit", "3"]
-    result = CliRunner().invoke(app, [*args, "--out", str(out), "--no-progress"])
+    result = CliRunner().invoke(app, [*args, "--out", str(out), "--no-progress", "--by", "case.docs"])
     assert result.exit_code == 0, result.output
     assert "macro-F1" in result.output and "alora" in result.output and "prompt" in result.output
+    assert "accuracy by meta.case.docs" in result.output
     written = json.loads(out.read_text())
     assert written["examples"] == 3 and set(written["paths"]) == {"alora", "prompt"}
 

@@ -38,6 +38,13 @@ def command(
     model_path: Annotated[
         str | None, typer.Option("--model", help="Base model (default: the embedded SmolLM2).")
     ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            help="Also break the first metric down by this field of each row's meta "
+            "(dotted for nested, e.g. case or requirement_spec.type)."
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Compare the aLoRA intrinsic (cache reuse), a standard LoRA (recompute) and the prompted base model."""
@@ -46,7 +53,7 @@ def command(
     import alora_chain as ac
     from alora_chain.data import load_rows
     from alora_chain.errors import AloraChainError
-    from alora_chain.evaluate import evaluate
+    from alora_chain.evaluate import evaluate, metrics_by
     from alora_chain.intrinsic import resolve
 
     console, errors = Console(), Console(stderr=True)
@@ -65,6 +72,8 @@ def command(
         errors.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
     console.print(render(report))
+    if by is not None:
+        console.print(render_by(report, metrics_by(report, spec, rows, by), by))
     for path, why in report.skipped.items():
         console.print(f"[yellow]skipped {path}:[/yellow] {why}", highlight=False)
     if out is not None:
@@ -88,4 +97,20 @@ def render(report):
         cells = ["—" if result.metrics[n] is None else f"{result.metrics[n]:.3f}" for n in names]
         latency = [f"{result.latency_median_s * 1000:.1f}", f"{result.latency_mean_s * 1000:.1f}"]
         table.add_row(path, *cells, *latency)
+    return table
+
+
+def render_by(report, groups: dict, field: str):
+    """A rich table: one row per meta value, its row count, then each path's first metric."""
+    from rich.table import Table
+
+    metric = next(iter(next(iter(report.paths.values())).metrics))
+    table = Table(title=f"{_LABELS.get(metric, metric)} by meta.{field}")
+    table.add_column(field)
+    table.add_column("rows", justify="right")
+    for path in report.paths:
+        table.add_column(path, justify="right")
+    for group, by_path in groups.items():
+        cells = [by_path[path][metric] for path in report.paths]
+        table.add_row(group, str(by_path["rows"]["n"]), *("—" if c is None else f"{c:.3f}" for c in cells))
     return table
