@@ -88,25 +88,51 @@ RECIPES: dict[str, Recipe] = {
         f"Is the last assistant reply supported by the documents? {_BOOL}.",
         {"kind": "choice", "labels": ["grounded", "ungrounded"], "positive": "grounded"},
         {"documents": "list[str]"},
-        # Shipped v0.2: the template restates the reply next to the documents, 960 rows, and
-        # training starts from context_relevance's adapter (entity/attribute matching).
-        sizes=(960, 64, 200),
+        # v0.3: one document per call (per_item, combine any), as answerability v0.3: a reply is
+        # grounded when one document states all its claims. Trained on one-document rows whose
+        # negatives are mostly the entity's own document misstated and a look-alike's document,
+        # where v0.2 (all documents in one call) erred. The template restates the reply next to
+        # the documents; training starts from context_relevance's adapter.
+        sizes=(2560, 96, 200),
+        epochs=3,
         patience=2,
         init_from="context_relevance",
+        per_item={"argument": "documents", "combine": "any"},
+        limits="validation (64 whole-list rows): 0.95 accuracy, AUROC 0.99; by case, 5 of 7 replies with a wrong value for the asked fact "
+        "caught, 31 of 32 faithful replies accepted, every reply with an invented extra fact, a "
+        "misstated second fact, an unsupported fact or a look-alike's value caught; each call reads one "
+        "document, so a reply whose claims are spread over several documents can be judged ungrounded; "
+        "hand-written checks (tests/data/builtin_examples.jsonl): a document sentence that goes on "
+        "after the value (\"opened its doors in 1987 on Pier 4\") makes a faithful reply look "
+        "ungrounded (P(grounded) 0.02-0.35; 1.00 without the trailing phrase); the generator's "
+        "documents state one fact per sentence",
         tried="v0.1 (q/k/v, 320 rows x 5 epochs, reply only in the conversation): 0.44 validation "
         "accuracy, 0.50 on this test split; all linear layers, lr 1e-3, 640 rows x 4 epochs: 0.52 "
-        "validation accuracy (AUROC 0.65); v0.2 settings with 1,280 rows x 3 epochs: best validation "
-        "loss 0.187 against the shipped run's 0.153",
+        "validation accuracy (AUROC 0.65); v0.2 (960 rows x 4 epochs, all documents in one call, "
+        "shipped before this one): 0.78 validation accuracy, 0.80 on this test split (AUROC 0.85), "
+        "right on 24 of 32 faithful and 1 of 5 borrowed-value validation rows; v0.2's adapter per "
+        "document, untrained: 0.84 validation accuracy; v0.2 settings with 1,280 rows x 3 epochs: "
+        "best validation loss 0.187 against v0.2's 0.153",
     ),
     "requirement_check": Recipe(
         f"Does the last assistant reply satisfy the requirement? {_BOOL}.",
         {"kind": "choice", "labels": ["yes", "no"], "positive": "yes"},
         {"requirement": "str"},
-        **V01,
-        tried="all linear layers, lr 1e-3, 640 rows x 4 epochs: 0.84 accuracy on training rows, 0.55 "
-        "on validation (memorises, does not generalise); the reply restated beside the requirement, "
-        "960 rows, all linear layers: validation loss 0.357 then 0.374 after epochs 1 and 2 (chance "
-        "level, 0.35), stopped",
+        # v0.2: 2,560 rows (about 150 per requirement type) where v0.1 had 320 (about 19): with
+        # 17 kinds of requirement, v0.1 and its LoRA baseline stayed at chance.
+        sizes=(2560, 64, 200),
+        epochs=3,
+        patience=2,
+        tried="v0.1 (q/k/v, 320 rows x 5 epochs): 0.56 validation accuracy, 0.54 on this test split "
+        "(its standard-LoRA baseline, same rows: 0.54, the prompted base model 0.53); all linear "
+        "layers, lr 1e-3, 640 rows x 4 epochs: 0.84 accuracy on training rows, 0.55 on validation "
+        "(memorises, does not generalise); the reply restated beside the requirement, 960 rows, all "
+        "linear layers: validation loss 0.357 then 0.374 after epochs 1 and 2 (chance level, 0.35), "
+        "stopped",
+        limits="validation (64 rows): 0.80 accuracy, AUROC 0.92 (validation loss by epoch 0.324, "
+        "0.243, 0.201: more data or epochs may still help); by requirement type, word limits are the weak kind (max_words 1 "
+        "of 3, min_words 3 of 6 right), then bullets (3 of 5); the language, phrase, forbidden-word, "
+        "comma and JSON checks were all right",
     ),
     "context_relevance": Recipe(
         f"Is the document relevant to the last user question? {_BOOL}.",
