@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import inspect
 import os
 import shutil
 import tempfile
@@ -75,6 +76,16 @@ class Model:
         vocab = self.tokenizer.get_vocab()
         candidates = (*_END_OF_TURN_TOKENS, self.tokenizer.eos_token)
         return frozenset(vocab[tok] for tok in candidates if tok and tok in vocab)
+
+    @cached_property
+    def cache_keyword(self) -> str:
+        """The keyword ``forward`` and ``generate`` take a KV cache under.
+
+        transformers 5.24 renamed ``past_key_values`` to ``cache`` (the old name still works but
+        warns); asking the loaded model's own ``forward`` keeps both releases quiet.
+        """
+        accepted = inspect.signature(self.hf.forward).parameters
+        return "cache" if "cache" in accepted else "past_key_values"
 
     @cached_property
     def end_of_turn_id(self) -> int:
@@ -181,12 +192,12 @@ class Model:
     ):
         kwargs = dict(
             input_ids=input_ids,
-            past_key_values=cache,
             use_cache=cache is not None,
             position_ids=position_ids,
             attention_mask=attention_mask,
             logits_to_keep=logits_to_keep,
         )
+        kwargs[self.cache_keyword] = cache
         if adapter is None:
             # with no adapter left the injected LoRA layers are inert: skip PEFT's switch
             context = self._peft.disable_adapter() if self.adapters else nullcontext()

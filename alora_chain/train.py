@@ -141,7 +141,7 @@ def _prefill(model: Model, batch: list[Example]) -> _Prefix:
     ids, mask = _left_pad([e.prefix for e in batch], model.tokenizer.pad_token_id or 0)
     cache = DynamicCache(config=model.config)
     with torch.no_grad(), model.peft.disable_adapter():
-        model.peft(input_ids=ids, attention_mask=mask, past_key_values=cache, use_cache=True,
+        model.peft(input_ids=ids, attention_mask=mask, **{model.cache_keyword: cache}, use_cache=True,
                    position_ids=(mask.cumsum(1) - 1).clamp(min=0), logits_to_keep=1)
     layers = cache.layers
     return _Prefix(mask, [lay.keys.half() for lay in layers], [lay.values.half() for lay in layers])
@@ -176,7 +176,7 @@ def batch_loss(
     mask = torch.cat([prefix.mask, suffix_mask], dim=1)
     positions = prefix.mask.sum(1, keepdim=True) + torch.arange(suffix_ids.shape[1])[None]
     # right padding: every row's last S positions (its suffix and pads) get the adapter
-    logits = peft(input_ids=suffix_ids, attention_mask=mask, past_key_values=cache, use_cache=True,
+    logits = peft(input_ids=suffix_ids, attention_mask=mask, **{model.cache_keyword: cache}, use_cache=True,
                   position_ids=positions, alora_offsets=[suffix_ids.shape[1]] * len(batch)).logits
     starts = [len(e.invocation) for e in batch]
     return _target_loss(logits, suffix_ids, batch, starts), int(suffix_mask.sum())

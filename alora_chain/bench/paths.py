@@ -104,7 +104,7 @@ def deepcopy_call(session: Session, intrinsic: Intrinsic, arguments: dict, shape
             model.peft.generate(
                 input_ids=ids,
                 attention_mask=torch.ones_like(ids),
-                past_key_values=copy.deepcopy(prefix),
+                **{model.cache_keyword: copy.deepcopy(prefix)},
                 max_new_tokens=new,
                 min_new_tokens=new,
                 do_sample=False,
