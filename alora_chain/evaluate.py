@@ -279,6 +279,7 @@ def metrics_by(
     ``field`` may be dotted for nested meta (``requirement_spec.type``); rows without it are
     grouped under ``"-"``. Returns ``{value: {"rows": {"n": count}, path: metrics, ...}}``.
     """
+
     def value(row: Row) -> str:
         found: Any = row.meta
         for key in field.split("."):

@@ -29,7 +29,7 @@ def _gold_attrs(rng: random.Random, attr: str, others: list[str], case: str) -> 
 
 
 def _row(rng: random.Random, world, split: str, grounded: bool) -> tuple[dict, list[str]]:
-    """The row, and how each of its documents relates to the reply (see ``_item_rows``)."""
+    """The row, and how each of its documents relates to the reply (see ``_item_row``)."""
     entity = world.pick(rng)
     attr = rng.choice(KIND_ATTRS[entity.kind])
     others = [a for a in KIND_ATTRS[entity.kind] if a != attr]
