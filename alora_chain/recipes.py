@@ -98,10 +98,11 @@ RECIPES: dict[str, Recipe] = {
         patience=2,
         init_from="context_relevance",
         per_item={"argument": "documents", "combine": "any"},
-        limits="validation (64 whole-list rows): 0.95 accuracy, AUROC 0.99; by case, 5 of 7 replies with a wrong value for the asked fact "
-        "caught, 31 of 32 faithful replies accepted, every reply with an invented extra fact, a "
-        "misstated second fact, an unsupported fact or a look-alike's value caught; each call reads one "
-        "document, so a reply whose claims are spread over several documents can be judged ungrounded; "
+        limits="validation (64 whole-list rows): 0.95 accuracy, AUROC 0.99; by case, 5 of 7 replies "
+        "with a wrong value for the asked fact caught, 31 of 32 faithful replies accepted, every reply "
+        "with an invented extra fact, a "
+        "misstated second fact, an unsupported fact or a look-alike's value caught; each call reads "
+        "one document, so a reply whose claims are spread over several documents can be judged ungrounded; "
         "hand-written checks (tests/data/builtin_examples.jsonl): a document sentence that goes on "
         "after the value (\"opened its doors in 1987 on Pier 4\") makes a faithful reply look "
         "ungrounded (P(grounded) 0.02-0.35; 1.00 without the trailing phrase); the generator's "
@@ -130,8 +131,9 @@ RECIPES: dict[str, Recipe] = {
         "linear layers: validation loss 0.357 then 0.374 after epochs 1 and 2 (chance level, 0.35), "
         "stopped",
         limits="validation (64 rows): 0.80 accuracy, AUROC 0.92 (validation loss by epoch 0.324, "
-        "0.243, 0.201: more data or epochs may still help); by requirement type, word limits are the weak kind (max_words 1 "
-        "of 3, min_words 3 of 6 right), then bullets (3 of 5); the language, phrase, forbidden-word, "
+        "0.243, 0.201: more data or epochs may still help); by requirement type, word limits are the "
+        "weak kind (max_words 1 of 3, min_words 3 of 6 right), then bullets (3 of 5); the language, "
+        "phrase, forbidden-word, "
         "comma and JSON checks were all right",
     ),
     "context_relevance": Recipe(

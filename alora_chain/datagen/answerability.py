@@ -95,14 +95,7 @@ def _as_row(split, case, entity, attr, messages, documents, answerable, eids, ti
 def generate(split: str, n: int, seed: int = 0) -> list[dict]:
     rng = random.Random(f"answerability:{split}:{seed}")
     world = build_world(split, seed, size=max(30, n // 3))
-    rows: list[dict] = []
-    while len(rows) < n:
-        # Alternate labels for an exact 50/50 balance, then shuffle away the pattern.
-        row = _row(rng, world, split, answerable=len(rows) % 2 == 0)
-        if dialog.word_count(row) <= MAX_WORDS:
-            rows.append(row)
-    rng.shuffle(rows)
-    return rows
+    return dialog.balanced(rng, n, lambda positive: _row(rng, world, split, answerable=positive), MAX_WORDS)
 
 
 # One-document rows: what one document can look like next to the question. The same entity
@@ -138,10 +131,4 @@ def generate_items(split: str, n: int, seed: int = 0) -> list[dict]:
     """One-document rows, balanced: does this document answer the last question?"""
     rng = random.Random(f"answerability-items:{split}:{seed}")
     world = build_world(split, seed, size=max(30, n // 3))
-    rows: list[dict] = []
-    while len(rows) < n:
-        row = _item_row(rng, world, split, answerable=len(rows) % 2 == 0)
-        if row is not None and dialog.word_count(row) <= MAX_WORDS:
-            rows.append(row)
-    rng.shuffle(rows)
-    return rows
+    return dialog.balanced(rng, n, lambda positive: _item_row(rng, world, split, answerable=positive), MAX_WORDS)

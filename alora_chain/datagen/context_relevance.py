@@ -78,11 +78,4 @@ def generate(split: str, n: int, seed: int = 0) -> list[dict]:
     rng = random.Random(f"context_relevance:{split}:{seed}")
     world = build_world(split, seed, size=max(30, n // 3))
     mentions_of = _mention_index(world)
-    rows: list[dict] = []
-    while len(rows) < n:
-        # Alternate labels for an exact 50/50 balance, then shuffle away the pattern.
-        row = _row(rng, world, split, len(rows) % 2 == 0, mentions_of)
-        if dialog.word_count(row) <= MAX_WORDS:
-            rows.append(row)
-    rng.shuffle(rows)
-    return rows
+    return dialog.balanced(rng, n, lambda positive: _row(rng, world, split, positive, mentions_of), MAX_WORDS)

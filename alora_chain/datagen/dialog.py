@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from . import phrasing, statements
 from .kb import OBJ, POSS, Entity, World, split_indexed
@@ -186,3 +186,16 @@ def word_count(row: dict) -> int:
     if "document" in row:
         texts.append(row["document"])
     return sum(len(t.split()) for t in texts)
+
+
+def balanced(rng: random.Random, n: int, make: Callable[[bool], dict | None], max_words: int) -> list[dict]:
+    """``n`` rows from ``make(positive)``, labels alternating for an exact 50/50 balance, then
+    shuffled to hide the pattern; rows over ``max_words`` (and ``None``: no row this draw) are
+    skipped."""
+    rows: list[dict] = []
+    while len(rows) < n:
+        row = make(len(rows) % 2 == 0)
+        if row is not None and word_count(row) <= max_words:
+            rows.append(row)
+    rng.shuffle(rows)
+    return rows

@@ -113,14 +113,7 @@ def _row(rng: random.Random, world, split: str, grounded: bool) -> tuple[dict, l
 def generate(split: str, n: int, seed: int = 0) -> list[dict]:
     rng = random.Random(f"groundedness:{split}:{seed}")
     world = build_world(split, seed, size=max(30, n // 3))
-    rows: list[dict] = []
-    while len(rows) < n:
-        # Alternate labels for an exact 50/50 balance, then shuffle away the pattern.
-        row, _ = _row(rng, world, split, grounded=len(rows) % 2 == 0)
-        if dialog.word_count(row) <= MAX_WORDS:
-            rows.append(row)
-    rng.shuffle(rows)
-    return rows
+    return dialog.balanced(rng, n, lambda positive: _row(rng, world, split, grounded=positive)[0], MAX_WORDS)
 
 
 # Which document of a full row a one-document negative shows. The entity's own document under
@@ -149,10 +142,4 @@ def generate_items(split: str, n: int, seed: int = 0) -> list[dict]:
     """One-document rows, balanced: does this document support every claim of the reply?"""
     rng = random.Random(f"groundedness-items:{split}:{seed}")
     world = build_world(split, seed, size=max(30, n // 3))
-    rows: list[dict] = []
-    while len(rows) < n:
-        row = _item_row(rng, world, split, grounded=len(rows) % 2 == 0)
-        if dialog.word_count(row) <= MAX_WORDS:
-            rows.append(row)
-    rng.shuffle(rows)
-    return rows
+    return dialog.balanced(rng, n, lambda positive: _item_row(rng, world, split, grounded=positive), MAX_WORDS)

@@ -323,11 +323,4 @@ def _row(rng: random.Random, world, split: str, want: bool) -> dict:
 def generate(split: str, n: int, seed: int = 0) -> list[dict]:
     rng = random.Random(f"requirement_check:{split}:{seed}")
     world = build_world(split, seed, size=max(30, n // 4))
-    rows: list[dict] = []
-    while len(rows) < n:
-        # Alternate labels for an exact 50/50 balance, then shuffle away the pattern.
-        row = _row(rng, world, split, want=len(rows) % 2 == 0)
-        if dialog.word_count(row) <= MAX_WORDS:
-            rows.append(row)
-    rng.shuffle(rows)
-    return rows
+    return dialog.balanced(rng, n, lambda positive: _row(rng, world, split, want=positive), MAX_WORDS)
