@@ -36,6 +36,22 @@ class IntrinsicResult(BaseModel):
     # (which document answers, which sentence is unsupported)
     item_scores: list[float] | None = None
 
+    @classmethod
+    def from_verdict(
+        cls, intrinsic: str, verdict: tuple, stats: InvokeStats, item_scores: list[float] | None = None
+    ) -> IntrinsicResult:
+        """Wrap a parser's ``(value, score, raw, probabilities)`` tuple with the call's stats."""
+        value, score, raw, probabilities = verdict
+        return cls(
+            intrinsic=intrinsic,
+            value=value,
+            score=score,
+            raw=raw,
+            probabilities=probabilities,
+            stats=stats,
+            item_scores=item_scores,
+        )
+
 
 def softmax(logprobs: list[float]) -> list[float]:
     top = max(logprobs)

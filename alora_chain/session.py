@@ -326,22 +326,14 @@ class Session:
         else:  # a standard LoRA recomputes the history for each item anyway
             items = [self._invoke_once(spec, item_arguments) for _, item_arguments in calls]
         item_scores = [item.score for item in items]
-        value, score, raw, probabilities = combine_items(spec.output, item_scores, spec.per_item.combine)
+        verdict = combine_items(spec.output, item_scores, spec.per_item.combine)
         stats = InvokeStats(
             reused_tokens=sum(item.stats.reused_tokens for item in items),
             new_tokens=sum(item.stats.new_tokens for item in items),
             adapter_tokens=sum(item.stats.adapter_tokens for item in items),
             seconds=time.perf_counter() - started,
         )
-        return IntrinsicResult(
-            intrinsic=spec.name,
-            value=value,
-            score=score,
-            raw=raw,
-            probabilities=probabilities,
-            stats=stats,
-            item_scores=item_scores,
-        )
+        return IntrinsicResult.from_verdict(spec.name, verdict, stats, item_scores)
 
     def _invoke_once(self, spec: Intrinsic, arguments: dict[str, Any]) -> IntrinsicResult:
         started = time.perf_counter()
@@ -368,23 +360,13 @@ class Session:
             new_tokens = work.length - start  # tokens this call ran through the model
         finally:
             work.release()
-        value, score, raw, probabilities = result
-        self.stats.invocations += 1
-        self.stats.reused_tokens += reused
-        self.stats.computed_tokens += new_tokens
-        return IntrinsicResult(
-            intrinsic=spec.name,
-            value=value,
-            score=score,
-            raw=raw,
-            probabilities=probabilities,
-            stats=InvokeStats(
-                reused_tokens=reused,
-                new_tokens=new_tokens,
-                adapter_tokens=new_tokens if spec.adapter_kind == "lora" else new_tokens - len(tokens.prompt),
-                seconds=time.perf_counter() - started,
-            ),
+        stats = InvokeStats(
+            reused_tokens=reused,
+            new_tokens=new_tokens,
+            adapter_tokens=new_tokens if spec.adapter_kind == "lora" else new_tokens - len(tokens.prompt),
+            seconds=time.perf_counter() - started,
         )
+        return self._counted(IntrinsicResult.from_verdict(spec.name, result, stats))
 
     def invoke_many(
         self, calls: list[tuple[Intrinsic | str | Path, dict[str, Any]]]
@@ -449,19 +431,22 @@ class Session:
         return results
 
     def _scored_result(self, spec, logprobs, new_tokens, n_prompt, seconds) -> IntrinsicResult:
-        value, score, raw, probabilities = self._parse_scores(spec, logprobs)
-        self.stats.invocations += 1
-        self.stats.reused_tokens += len(self._ids)
-        self.stats.computed_tokens += new_tokens
         stats = InvokeStats(
             reused_tokens=len(self._ids),
             new_tokens=new_tokens,
             adapter_tokens=new_tokens - n_prompt,
             seconds=seconds,
         )
-        return IntrinsicResult(
-            intrinsic=spec.name, value=value, score=score, raw=raw, probabilities=probabilities, stats=stats
+        return self._counted(
+            IntrinsicResult.from_verdict(spec.name, self._parse_scores(spec, logprobs), stats)
         )
+
+    def _counted(self, result: IntrinsicResult) -> IntrinsicResult:
+        """Add one finished adapter call to the session's running totals (per-item parts count singly)."""
+        self.stats.invocations += 1
+        self.stats.reused_tokens += result.stats.reused_tokens
+        self.stats.computed_tokens += result.stats.new_tokens
+        return result
 
     def _label_sequences(self, spec: Intrinsic) -> list[list[int]]:
         return spec.label_sequences(self.model.tokenizer, self.model.end_of_turn_id)
