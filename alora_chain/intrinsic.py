@@ -383,7 +383,9 @@ def _read_yaml(path: Path):
                 raise IntrinsicSpecError(
                     f"{path} line {line}: YAML nested too deeply (over {_MAX_SPEC_DEPTH})"
                 )
-        return yaml.load(text, Loader=_LOADER), yaml.compose(text, Loader=_LOADER)
+        node = yaml.compose(text, Loader=_LOADER)
+        _reject_duplicate_keys(node, path)
+        return yaml.load(text, Loader=_LOADER), node
     except UnicodeDecodeError as exc:
         raise IntrinsicSpecError(f"{path} is not UTF-8 text (byte {exc.start})") from None
     except yaml.YAMLError as exc:
@@ -392,6 +394,27 @@ def _read_yaml(path: Path):
         raise IntrinsicSpecError(f"{path}: not valid YAML: {exc}") from None
     except RecursionError:
         raise IntrinsicSpecError(f"{path}: YAML nested too deeply") from None
+
+
+def _reject_duplicate_keys(node, path: Path) -> None:
+    """A key written twice in one mapping is an error: YAML loaders keep the last one silently."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, yaml.MappingNode):
+            first_line: dict[str, int] = {}
+            for key, value in current.value:
+                line = key.start_mark.line + 1
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in first_line:
+                        raise IntrinsicSpecError(
+                            f"{path} line {line}: key {key.value!r} repeats line "
+                            f"{first_line[key.value]}; keep one"
+                        )
+                    first_line[key.value] = line
+                stack.append(value)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
 
 
 def _describe(exc: ValidationError, path: Path, node) -> str:

@@ -122,6 +122,21 @@ def test_malformed_yaml_is_a_spec_error(tmp_path, text, expected):
     assert expected in _error(_write(tmp_path, text))
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (VALID + "name: other\n", "line 14: key 'name' repeats line 1; keep one"),
+        (
+            VALID.replace("  positive: good\n", "  positive: good\n  labels: [a, b]\n"),
+            "line 14: key 'labels' repeats line 12",
+        ),
+    ],
+)
+def test_a_key_written_twice_is_a_spec_error(tmp_path, text, expected):
+    # PyYAML keeps the last of two equal keys without a word; the author meant one of them
+    assert expected in _error(_write(tmp_path, text))
+
+
 def test_non_utf8_missing_and_oversized_files(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "intrinsic.yaml").write_bytes(b"name: \xff\xfe\n")
