@@ -6,11 +6,10 @@ import itertools
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
-from peft import LoraConfig
 
 import alora_chain as ac
+from alora_chain.standin import random_intrinsic
 
 _counter = itertools.count()
 
@@ -20,57 +19,9 @@ def model() -> ac.Model:
     return ac.load_model()
 
 
-def make_intrinsic(
-    model: ac.Model,
-    folder: Path,
-    *,
-    output: dict,
-    template: str = "Documents: {{ documents | join(' | ') }}\nIs the question answerable?",
-    arguments: dict | None = None,
-    invocation: str = "<|im_start|>check\n",
-    kind: str = "alora",
-    seed: int = 0,
-) -> ac.Intrinsic:
-    """A tiny rank-4 adapter with random non-zero B, so it visibly changes the output.
-
-    Both A and B come from ``seed`` (PEFT would draw A from the global RNG), so a test sees the
-    same adapter on every run."""
-    name = f"tiny{next(_counter)}"
-    folder = Path(folder) / name
-    folder.mkdir(parents=True)
-    ids = model.tokenizer(invocation, add_special_tokens=False)["input_ids"]
-    config = LoraConfig(
-        r=4,
-        lora_alpha=8,
-        target_modules=["q_proj", "k_proj", "v_proj"],
-        alora_invocation_tokens=ids if kind == "alora" else None,
-        task_type="CAUSAL_LM",
-    )
-    model.add_fresh_adapter(name, config)
-    generator = torch.Generator().manual_seed(seed)
-    for param_name, param in model.peft.named_parameters():
-        if f".{name}." in param_name and "lora_A" in param_name:  # PEFT's kaiming-uniform bound
-            bound = param.shape[1] ** -0.5
-            param.data = (torch.rand(param.shape, generator=generator) * 2 - 1) * bound
-        elif f".{name}." in param_name and "lora_B" in param_name:
-            param.data = torch.randn(param.shape, generator=generator) * 0.2
-    model.peft.set_adapter(name)  # the active adapter may be one removed earlier; PEFT saves via it
-    model.peft.save_pretrained(folder, selected_adapters=[name])
-    (folder / name).rename(folder / "adapter")
-    model.remove_adapter(name)
-    (folder / "prompt.jinja").write_text(template)
-    spec = {
-        "name": name,
-        "base_model": {"name": model.identity.name, "fingerprint": model.identity.fingerprint},
-        "adapter": "adapter",
-        "adapter_kind": kind,
-        "template": "prompt.jinja",
-        "invocation": invocation,
-        "arguments": arguments if arguments is not None else {"documents": "list[str]"},
-        "output": output,
-    }
-    (folder / "intrinsic.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    return ac.Intrinsic.load(folder)
+def make_intrinsic(model: ac.Model, folder: Path, **options) -> ac.Intrinsic:
+    """A rank-4 q/k/v intrinsic with seeded random weights under a fresh name (see alora_chain.standin)."""
+    return random_intrinsic(model, folder, f"tiny{next(_counter)}", **options)
 
 
 # built-in name -> (arguments, output) as in DESIGN.md's table, for random stand-ins

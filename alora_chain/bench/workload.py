@@ -6,17 +6,14 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-import yaml
-
 from ..intrinsic import Intrinsic
 from ..model import Model
 from ..session import Session
+from ..standin import random_intrinsic
 
-# the paper's setting: a rank-32 aLoRA on q/k/v against a rank-8 standard LoRA
+# the paper's setting: a rank-32 aLoRA on q/k/v (standin.QKV) against a rank-8 standard LoRA
 ALORA_RANK = 32
 LORA_RANK = 8
-TARGETS = ["q_proj", "k_proj", "v_proj"]
 SYSTEM = "You are a helpful assistant."
 FILLER = (
     ("user", "Tell me about the town of Brimwick, its river the Ossel and its old stone bridge."),
@@ -70,45 +67,25 @@ def tiny_intrinsic(
     *,
     output: dict,
     kind: str = "alora",
-    invocation: str = "<|im_start|>check\n",
     template: str = "Documents: {{ documents | join(' | ') }}\nIs the last question answerable?",
     seed: int = 0,
     scale: float = 0.02,
+    **options,
 ) -> Intrinsic:
-    """A freshly initialised adapter (random non-zero B, so it is not a no-op) in an intrinsic folder."""
-    from peft import LoraConfig
-
-    ids = model.tokenizer(invocation, add_special_tokens=False)["input_ids"]
+    """A random intrinsic at the paper's rank for its kind (see :mod:`alora_chain.standin`)."""
     rank = ALORA_RANK if kind == "alora" else LORA_RANK
-    config = LoraConfig(
-        r=rank,
-        lora_alpha=2 * rank,
-        target_modules=TARGETS,
-        alora_invocation_tokens=ids if kind == "alora" else None,
-        task_type="CAUSAL_LM",
+    return random_intrinsic(
+        model,
+        folder,
+        name,
+        output=output,
+        kind=kind,
+        rank=rank,
+        template=template,
+        seed=seed,
+        b_scale=scale,
+        **options,
     )
-    folder = folder / name
-    folder.mkdir(parents=True)
-    model.add_fresh_adapter(name, config)
-    generator = torch.Generator().manual_seed(seed)
-    for param_name, param in model.peft.named_parameters():
-        if f".{name}." in param_name and "lora_B" in param_name:
-            param.data = torch.randn(param.shape, generator=generator) * scale
-    model.peft.save_pretrained(folder, selected_adapters=[name])
-    (folder / name).rename(folder / "adapter")
-    model.remove_adapter(name)
-    (folder / "prompt.jinja").write_text(template)
-    spec = {
-        "name": name,
-        "base_model": {"name": model.identity.name, "fingerprint": model.identity.fingerprint},
-        "adapter_kind": kind,
-        "template": "prompt.jinja",
-        "invocation": invocation,
-        "arguments": {"documents": "list[str]"},
-        "output": output,
-    }
-    (folder / "intrinsic.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    return Intrinsic.load(folder)
 
 
 def make_workload(model: Model, config: BenchConfig) -> Workload:
