@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .datagen import GENERATORS, ITEM_GENERATORS, write_jsonl
+from .errors import DataError
 from .intrinsic import Intrinsic
 from .train import TrainConfig, spec_for_training, train
 
@@ -170,20 +171,48 @@ def spec(name: str, recipe: Recipe | None = None):
 
 
 def make_data(name: str, folder: Path, seed: int = 0, train_rows: int | None = None) -> dict[str, Path]:
-    """Write train/val/test JSONL for ``name`` into ``folder`` (once); return their paths."""
+    """Write train/val/test JSONL for ``name`` into ``folder`` (once); return their paths.
+
+    A split already on disk is reused (certainty's labels cost a model answer per row), but only
+    if ``data.json`` there says it was made for this intrinsic, seed and row count; otherwise
+    this raises ``DataError`` instead of training on rows the command line did not ask for.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     sizes = dict(zip(("train", "val", "test"), RECIPES[name].sizes))
     sizes["train"] = train_rows or sizes["train"]
     paths = {split: folder / f"{split}.jsonl" for split in sizes}
+    manifest_path = folder / "data.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     for split, n in sizes.items():
+        made_for = {"intrinsic": name, "seed": seed, "rows": n}
         if paths[split].is_file():
+            _check_reusable(paths[split], manifest.get(split), made_for)
             continue
         one_item = RECIPES[name].per_item is not None and split != "test"
         rows = (ITEM_GENERATORS if one_item else GENERATORS)[name](split, n, seed=seed)
         if name == "certainty":
             rows = _label_certainty(rows)
         write_jsonl(paths[split], rows)
+        manifest[split] = made_for
+        manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
     return paths
+
+
+def _check_reusable(path: Path, made_for: dict | None, wanted: dict) -> None:
+    """Raise ``DataError`` when a split on disk was made with other settings than ``wanted``.
+
+    Folders from before ``data.json`` existed are checked by their row count alone.
+    """
+    if made_for is None:
+        with path.open(encoding="utf-8") as lines:
+            made_for = {**wanted, "rows": sum(1 for line in lines if line.strip())}
+    if made_for != wanted:
+        differs = ", ".join(
+            f"{k} {made_for.get(k)!r} (asked {v!r})" for k, v in wanted.items() if made_for.get(k) != v
+        )
+        raise DataError(
+            f"{path} was made with other settings: {differs}; delete it or pass another --data folder"
+        )
 
 
 def _label_certainty(rows: list[dict]) -> list[dict]:

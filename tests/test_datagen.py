@@ -255,3 +255,22 @@ def test_groundedness_item_rows_are_one_document_rows_labelled_for_that_document
     for field in ("entity_ids", "template_ids"):
         train = {x for row in items for x in row["meta"][field]}
         assert not train & {x for row in rows("groundedness", "test", 200) for x in row["meta"][field]}
+
+
+def test_make_data_reuses_a_split_only_if_it_was_made_with_the_same_settings(tmp_path):
+    from alora_chain.errors import DataError
+    from alora_chain.recipes import make_data
+
+    paths = make_data("context_relevance", tmp_path, train_rows=8)
+    assert len(paths["train"].read_text().splitlines()) == 8
+    made = {split: path.stat().st_mtime_ns for split, path in paths.items()}
+    assert make_data("context_relevance", tmp_path, train_rows=8) == paths  # reused, not rewritten
+    assert {split: path.stat().st_mtime_ns for split, path in paths.items()} == made
+    with pytest.raises(DataError, match=r"train.jsonl was made with other settings: rows 8 \(asked 16\)"):
+        make_data("context_relevance", tmp_path, train_rows=16)
+    with pytest.raises(DataError, match=r"intrinsic 'context_relevance' \(asked 'answerability'\)"):
+        make_data("answerability", tmp_path, train_rows=8)
+    (tmp_path / "data.json").unlink()  # a folder from before data.json: its row counts still checked
+    assert make_data("context_relevance", tmp_path, train_rows=8) == paths
+    with pytest.raises(DataError, match=r"rows 8 \(asked 9\)"):
+        make_data("context_relevance", tmp_path, train_rows=9)
