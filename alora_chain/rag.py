@@ -33,6 +33,7 @@ from .errors import (
 from .intrinsic import Intrinsic, resolve
 from .model import Model
 from .parsing import IntrinsicResult
+from .sentences import SentenceResult, check_sentences
 from .session import Session
 
 CHECKS = ("context_relevance", "answerability", "groundedness", "certainty")
@@ -58,6 +59,9 @@ class GuardVerdict(BaseModel):
     grounded: bool | None = None
     p_grounded: float | None = None
     certainty: float | None = None  # P(the draft is correct)
+    # judge(per_sentence=True): each sentence of the draft judged alone, and those under the threshold
+    sentences: list[SentenceResult] = Field(default_factory=list)
+    unsupported_sentences: list[str] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)  # seconds per check, and "total"
     skipped: dict[str, str] = Field(default_factory=dict)  # check -> why it did not run
     calls: list[IntrinsicResult] = Field(default_factory=list)  # every intrinsic call, in order
@@ -221,11 +225,14 @@ class RagGuard:
         documents: Sequence[str] | None = None,
         *,
         verdict: GuardVerdict | None = None,
+        per_sentence: bool = False,
     ) -> GuardVerdict:
         """Groundedness and certainty of the draft that ``session`` ends with; it is not changed.
 
         The draft is judged against ``documents``, else the verdict's relevant documents
-        (all of its documents if none was relevant).
+        (all of its documents if none was relevant). ``per_sentence`` also judges each sentence
+        of the draft alone (``verdict.sentences``, ``verdict.unsupported_sentences``): one more
+        groundedness call per sentence, to point at the sentence that is not supported.
         """
         draft = _last(session, "assistant", "judge")
         if verdict is None:
@@ -252,11 +259,22 @@ class RagGuard:
         if result is not None:
             verdict.p_grounded = result.score
             verdict.grounded = result.score >= self.grounded_threshold
+            if per_sentence:
+                self._judge_sentences(session, verdict, docs)
         result = self._invoke(session, "certainty", verdict)
         if result is not None:
             verdict.certainty = float(result.value)
         verdict.timings["total"] = verdict.timings.get("total", 0.0) + time.perf_counter() - started
         return verdict
+
+    def _judge_sentences(self, session: Session, verdict: GuardVerdict, documents: list[str]) -> None:
+        started = time.perf_counter()
+        verdict.sentences = check_sentences(session, self.intrinsic("groundedness"), documents=documents)
+        verdict.calls += [sentence.result for sentence in verdict.sentences]
+        verdict.unsupported_sentences = [
+            sentence.text for sentence in verdict.sentences if sentence.score < self.grounded_threshold
+        ]
+        verdict.timings["groundedness_per_sentence"] = time.perf_counter() - started
 
     # -- wrapping a pipeline ---------------------------------------------------------------------
     def wrap(
