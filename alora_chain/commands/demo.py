@@ -96,7 +96,7 @@ def command(
 ) -> None:
     """Run a 3-turn RAG conversation over a fictional company's documents, guarded by intrinsics.
 
-    Each turn: query rewrite -> BM25 retrieval -> context relevance per document -> answerability gate -> answer -> groundedness -> certainty; then an agent step that checks requirements and repairs the reply. Every intrinsic reuses the conversation's KV cache.
+    Each turn: query rewrite -> BM25 retrieval -> context relevance per document -> answerability gate -> answer -> groundedness (and per sentence) -> certainty; then an agent step that checks requirements and repairs the reply. Every intrinsic reuses the conversation's KV cache.
     """
     import alora_chain as ac
     from alora_chain.errors import AloraChainError
@@ -153,6 +153,8 @@ def _run(model, intrinsics_dir: Path | None, max_new_tokens: int, ui: _Ui, start
 
 
 def _turn(session, guard, retriever, specs, question, max_new_tokens, calls) -> Turn:
+    from alora_chain.sentences import split_sentences
+
     steps: list[Step] = []
     session.user(question)
     query = question
@@ -199,7 +201,8 @@ def _turn(session, guard, retriever, specs, question, max_new_tokens, calls) -> 
         answer = _answer(session, question, verdict.relevant_documents, max_new_tokens)
         session.assistant(answer)
         steps.append(Step(name="answer (base model)", decision=answer, seconds=time.perf_counter() - tick))
-        verdict = guard.judge(session, verdict=verdict)
+        # a reply of several sentences is also judged one sentence at a time: which one is unsupported
+        verdict = guard.judge(session, verdict=verdict, per_sentence=len(split_sentences(answer)) > 1)
         steps += _guard_steps(verdict, guard, ("groundedness", "certainty"), specs)
     calls += [(c.stats.seconds, c.stats.reused_tokens) for c in verdict.calls]
     return Turn(
@@ -237,6 +240,18 @@ def _guard_steps(verdict, guard, checks, specs) -> list[Step]:
         else:
             decision = f"P(correct) = {verdict.certainty:.2f}"
         steps.append(_intrinsic_step(result, decision))
+        if check == "groundedness":
+            steps += _sentence_steps(verdict)
+    return steps
+
+
+def _sentence_steps(verdict) -> list[Step]:
+    steps = []
+    for number, sentence in enumerate(verdict.sentences, 1):
+        supported = sentence.text not in verdict.unsupported_sentences
+        decision = f"{'supported' if supported else 'unsupported'}: {sentence.text!r}"
+        step = _intrinsic_step(sentence.result, decision)
+        steps.append(step.model_copy(update={"name": f"  sentence {number}"}))
     return steps
 
 
