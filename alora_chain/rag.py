@@ -60,6 +60,7 @@ class GuardVerdict(BaseModel):
     p_grounded: float | None = None
     certainty: float | None = None  # P(the draft is correct)
     # judge(per_sentence=True): each sentence of the draft judged alone, and those under the threshold
+    # (then grounded means every sentence is, and p_grounded is the smallest sentence P)
     sentences: list[SentenceResult] = Field(default_factory=list)
     unsupported_sentences: list[str] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)  # seconds per check, and "total"
@@ -230,9 +231,11 @@ class RagGuard:
         """Groundedness and certainty of the draft that ``session`` ends with; it is not changed.
 
         The draft is judged against ``documents``, else the verdict's relevant documents
-        (all of its documents if none was relevant). ``per_sentence`` also judges each sentence
-        of the draft alone (``verdict.sentences``, ``verdict.unsupported_sentences``): one more
-        groundedness call per sentence, to point at the sentence that is not supported.
+        (all of its documents if none was relevant). ``per_sentence`` judges each sentence of the
+        draft alone instead (``verdict.sentences``, ``verdict.unsupported_sentences``; one call
+        per sentence): the draft is grounded when every sentence is, ``p_grounded`` is the
+        smallest sentence's. This names the unsupported sentence, and a draft that takes one
+        fact from each of two documents is not failed for matching neither one alone.
         """
         draft = _last(session, "assistant", "judge")
         if verdict is None:
@@ -253,14 +256,15 @@ class RagGuard:
         )
         started = time.perf_counter()
         verdict.draft = draft
-        result = self._invoke(session, "groundedness", verdict, documents=docs) if docs else None
         if not docs:
             verdict.skipped["groundedness"] = "no documents to judge against"
-        if result is not None:
-            verdict.p_grounded = result.score
-            verdict.grounded = result.score >= self.grounded_threshold
-            if per_sentence:
-                self._judge_sentences(session, verdict, docs)
+        elif per_sentence:
+            self._judge_sentences(session, verdict, docs)
+        else:
+            result = self._invoke(session, "groundedness", verdict, documents=docs)
+            if result is not None:
+                verdict.p_grounded = result.score
+                verdict.grounded = result.score >= self.grounded_threshold
         result = self._invoke(session, "certainty", verdict)
         if result is not None:
             verdict.certainty = float(result.value)
@@ -268,13 +272,20 @@ class RagGuard:
         return verdict
 
     def _judge_sentences(self, session: Session, verdict: GuardVerdict, documents: list[str]) -> None:
+        """Groundedness once per sentence; the draft is grounded when every sentence is."""
+        spec = self.intrinsic("groundedness")
+        if spec is None:
+            verdict.skipped["groundedness"] = self._why_missing["groundedness"]
+            return
         started = time.perf_counter()
-        verdict.sentences = check_sentences(session, self.intrinsic("groundedness"), documents=documents)
+        verdict.sentences = check_sentences(session, spec, documents=documents)
         verdict.calls += [sentence.result for sentence in verdict.sentences]
         verdict.unsupported_sentences = [
             sentence.text for sentence in verdict.sentences if sentence.score < self.grounded_threshold
         ]
-        verdict.timings["groundedness_per_sentence"] = time.perf_counter() - started
+        verdict.p_grounded = min(sentence.score for sentence in verdict.sentences)
+        verdict.grounded = not verdict.unsupported_sentences
+        verdict.timings["groundedness"] = time.perf_counter() - started
 
     # -- wrapping a pipeline ---------------------------------------------------------------------
     def wrap(

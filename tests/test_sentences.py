@@ -71,16 +71,30 @@ def test_check_sentences_needs_a_last_assistant_reply(model):
     assert (s.transcript, s.token_ids) == before
 
 
-def test_rag_guard_names_the_unsupported_sentence(model):
+def test_rag_guard_per_sentence_names_the_unsupported_sentence(model):
     guard = RagGuard(model, intrinsics={"context_relevance": None, "certainty": None})
-    verdict = guard.check(
-        None,
-        QUESTION,
-        DOCS,
-        draft="Pelling Dairy is run by Jonas Whitlock. Pelling is a village of 900 people.",
-    )
-    assert verdict.sentences == []  # only when asked
-    judged = guard.judge(session(model, verdict.draft), DOCS, per_sentence=True)
+    draft = "Pelling Dairy is run by Jonas Whitlock. Pelling is a village of 900 people."
+    whole = guard.check(None, QUESTION, DOCS, draft=draft)
+    assert whole.sentences == [] and whole.grounded is True  # one call over the whole draft misses it
+    judged = guard.judge(session(model, draft), DOCS, per_sentence=True)
+    assert [c.intrinsic for c in judged.calls] == ["groundedness"] * 2  # a call per sentence, no other
     assert judged.unsupported_sentences == ["Pelling Dairy is run by Jonas Whitlock."]
-    assert [c.intrinsic for c in judged.calls] == ["groundedness"] * 3
-    assert "groundedness_per_sentence" in judged.timings
+    assert judged.grounded is False and judged.p_grounded == min(x.score for x in judged.sentences)
+    assert "groundedness" in judged.timings
+
+
+def test_per_sentence_does_not_fail_a_draft_that_takes_a_fact_from_each_of_two_documents(model):
+    # groundedness reads one document per call (any supports -> grounded): neither document
+    # alone supports both sentences, so the whole draft is judged ungrounded; each sentence is supported
+    docs = [
+        "The Scout R2 is Northwind's warehouse robot. It carries up to 60 kg, drives at 2 metres per "
+        "second and its battery lasts 14 hours on one charge.",
+        "The Scout R2 costs 18,500 euros, or 650 euros per month on a three-year lease.",
+    ]
+    draft = "The Scout R2's battery lasts 14 hours on one charge. It costs 18,500 euros."
+    s = ac.Session(model).user("Tell me about the Scout R2's battery and price.").assistant(draft)
+    guard = RagGuard(model, intrinsics={"context_relevance": None, "certainty": None})
+    whole = guard.judge(s, docs)
+    judged = guard.judge(s, docs, per_sentence=True)
+    assert whole.grounded is False
+    assert judged.grounded is True and judged.unsupported_sentences == []

@@ -96,7 +96,7 @@ def command(
 ) -> None:
     """Run a 3-turn RAG conversation over a fictional company's documents, guarded by intrinsics.
 
-    Each turn: query rewrite -> BM25 retrieval -> context relevance per document -> answerability gate -> answer -> groundedness (and per sentence) -> certainty; then an agent step that checks requirements and repairs the reply. Every intrinsic reuses the conversation's KV cache.
+    Each turn: query rewrite -> BM25 retrieval -> context relevance per document -> answerability gate -> answer -> groundedness (per sentence for a longer answer) -> certainty; then an agent step that checks requirements and repairs the reply. Every intrinsic reuses the conversation's KV cache.
     """
     import alora_chain as ac
     from alora_chain.errors import AloraChainError
@@ -201,7 +201,7 @@ def _turn(session, guard, retriever, specs, question, max_new_tokens, calls) -> 
         answer = _answer(session, question, verdict.relevant_documents, max_new_tokens)
         session.assistant(answer)
         steps.append(Step(name="answer (base model)", decision=answer, seconds=time.perf_counter() - tick))
-        # a reply of several sentences is also judged one sentence at a time: which one is unsupported
+        # a reply of several sentences is judged one sentence at a time: which one is unsupported
         verdict = guard.judge(session, verdict=verdict, per_sentence=len(split_sentences(answer)) > 1)
         steps += _guard_steps(verdict, guard, ("groundedness", "certainty"), specs)
     calls += [(c.stats.seconds, c.stats.reused_tokens) for c in verdict.calls]
@@ -232,6 +232,13 @@ def _guard_steps(verdict, guard, checks, specs) -> list[Step]:
                 Step(name=check, decision=_skip_decision(check, verdict), skipped=verdict.skipped[check])
             )
             continue
+        if check == "groundedness" and verdict.sentences:  # judged one sentence at a time
+            decision = (
+                "grounded: every sentence supported" if verdict.grounded else "ungrounded: flag the answer"
+            )
+            steps.append(Step(name=check, decision=decision, score=verdict.p_grounded))
+            steps += _sentence_steps(verdict)
+            continue
         result = next(c for c in reversed(verdict.calls) if c.intrinsic == specs[check].name)
         if check == "answerability":
             decision = "answerable" if verdict.answerable else "unanswerable: decline politely"
@@ -240,8 +247,6 @@ def _guard_steps(verdict, guard, checks, specs) -> list[Step]:
         else:
             decision = f"P(correct) = {verdict.certainty:.2f}"
         steps.append(_intrinsic_step(result, decision))
-        if check == "groundedness":
-            steps += _sentence_steps(verdict)
     return steps
 
 
