@@ -117,10 +117,14 @@ def readme_table(root: Path) -> str:
     return "\n".join(lines)
 
 
-def write_card(folder: Path, results: dict, tried: str = "", limits: str = "") -> Path:
+def write_card(
+    folder: Path, results: dict, tried: str = "", limits: str = "", stages: tuple[str, ...] = ()
+) -> Path:
     """Write ``folder/README.md`` for the trained intrinsic in ``folder``; ``tried`` lists other
     settings that were measured and not shipped, so a reader sees what did not work, and
-    ``limits`` what the shipped adapter is known to get wrong (measured on validation)."""
+    ``limits`` what the shipped adapter is known to get wrong (measured on validation).
+    ``stages``: the recipes arguments, one training run each, that made the adapter when the
+    recipe's defaults alone do not (a run continued from an earlier one)."""
     spec = Intrinsic.load(folder)
     training = spec.training
     args = ", ".join(f"`{k}: {v}`" for k, v in spec.arguments.items()) or "none"
@@ -137,6 +141,10 @@ def write_card(folder: Path, results: dict, tried: str = "", limits: str = "") -
         f"(P = the {'largest' if spec.per_item.combine == 'any' else 'smallest'} item probability);\n"
         "  trained and validated on one-item rows, tested on whole lists"
     )
+    train_commands = [
+        f"python -m alora_chain.recipes {spec.name} {arguments}  # stage {number}"
+        for number, arguments in enumerate(stages, 1)
+    ] or [f"python -m alora_chain.recipes {spec.name} --out intrinsics/{spec.name}            # data + aLoRA"]
     text = f"""# {spec.name}
 
 {spec.description}
@@ -159,7 +167,7 @@ Targets (measured above, never tuned on this split):
 ## Reproduce
 
 ```bash
-python -m alora_chain.recipes {spec.name} --out intrinsics/{spec.name}            # data + aLoRA
+{chr(10).join(train_commands)}
 python -m alora_chain.recipes {spec.name} --kind lora --out runs/{spec.name}-lora # LoRA baseline
 python -m alora_chain.recipes {spec.name} --evaluate --limit {results["examples"]} --out intrinsics/{spec.name} [--lora runs/{spec.name}-lora]
 ```

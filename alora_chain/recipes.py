@@ -44,6 +44,9 @@ class Recipe:
     # trains and validates on the generator's one-item rows; the test split keeps whole lists.
     per_item: dict | None = None
     tried: str = ""  # other settings measured on this intrinsic, for its card
+    # the command-line arguments of each training run that made the shipped adapter, when the
+    # defaults above alone do not (a run continued from an earlier one's adapter), for its card
+    stages: tuple[str, ...] = ()
     limits: str = ""  # what the shipped adapter is known to get wrong, for its card
 
 
@@ -120,22 +123,33 @@ RECIPES: dict[str, Recipe] = {
         f"Does the last assistant reply satisfy the requirement? {_BOOL}.",
         {"kind": "choice", "labels": ["yes", "no"], "positive": "yes"},
         {"requirement": "str"},
-        # v0.2: 2,560 rows (about 150 per requirement type) where v0.1 had 320 (about 19): with
-        # 17 kinds of requirement, v0.1 and its LoRA baseline stayed at chance.
-        sizes=(2560, 64, 200),
-        epochs=3,
-        patience=2,
-        tried="v0.1 (q/k/v, 320 rows x 5 epochs): 0.56 validation accuracy, 0.54 on this test split "
-        "(its standard-LoRA baseline, same rows: 0.54, the prompted base model 0.53); all linear "
-        "layers, lr 1e-3, 640 rows x 4 epochs: 0.84 accuracy on training rows, 0.55 on validation "
-        "(memorises, does not generalise); the reply restated beside the requirement, 960 rows, all "
-        "linear layers: validation loss 0.357 then 0.374 after epochs 1 and 2 (chance level, 0.35), "
-        "stopped",
-        limits="validation (64 rows): 0.80 accuracy, AUROC 0.92 (validation loss by epoch 0.324, "
-        "0.243, 0.201: more data or epochs may still help); by requirement type, word limits are the "
-        "weak kind (max_words 1 of 3, min_words 3 of 6 right), then bullets (3 of 5); the language, "
-        "phrase, forbidden-word, "
-        "comma and JSON checks were all right",
+        # v0.3: v0.2's adapter (2,560 rows x 3 epochs, validation loss still falling: 0.324,
+        # 0.243, 0.201) trained on for 2 epochs over 5,120 new rows (another world of entities:
+        # the generator sizes its world by the row count). The defaults are that second stage.
+        sizes=(5120, 64, 200),
+        epochs=2,
+        patience=1,
+        stages=(
+            "--train-rows 2560 --epochs 3 --patience 2 --data data/requirement_check-2560 "
+            "--out runs/requirement_check-v0.2",
+            "--init-from runs/requirement_check-v0.2 --data data/requirement_check-5120 "
+            "--out intrinsics/requirement_check",
+        ),
+        tried="v0.2 (the first stage alone, 2,560 rows x 3 epochs): 0.80 validation accuracy, "
+        "AUROC 0.92; 0.69 on this test split, AUROC 0.82; v0.1 (q/k/v, 320 rows x 5 epochs): 0.56 "
+        "validation accuracy, 0.54 on this test split (its standard-LoRA baseline, same rows: 0.54, the "
+        "prompted base model 0.53); all linear layers, lr 1e-3, 640 rows x 4 epochs: 0.84 accuracy on "
+        "training rows, 0.55 on validation (memorises, does not generalise); the reply restated beside "
+        "the requirement, 960 rows, all linear layers: validation loss 0.357 then 0.374 after epochs 1 "
+        "and 2 (chance level, 0.35), stopped",
+        limits="validation (64 rows): 0.875 accuracy, AUROC 0.96 (validation loss 0.158, 0.120 after "
+        "the two epochs); by requirement type, bullets (3 of 5), word limits (max_words 2 of 3, "
+        "min_words 4 of 6), mention of an attribute (1 of 2) and yes/no openings (2 of 3) are the weak "
+        "kinds; the language, forbidden-word, comma, JSON and question checks were all right. Only the "
+        "17 generated kinds are trained: a sentence count (\"at most two sentences\") is not one of "
+        "them; hand-written checks (tests/data/builtin_examples.jsonl): \"End your reply with a "
+        "question.\" on a reply that does is missed (P(yes) 0.22), and \"Answer in at most 10 words.\" on a "
+        "28-word reply is wrong by a hair (0.52). Training took two runs, 2,401 s then 2,785 s",
     ),
     "context_relevance": Recipe(
         f"Is the document relevant to the last user question? {_BOOL}.",
@@ -264,7 +278,7 @@ def evaluate_builtin(
             "gold_rewrite_recall_at_3": _recall_at_3(rows, [r.target for r in rows], seed),
         }
     shutil.copy(paths["test"], folder / "test.jsonl")
-    write_card(folder, results, RECIPES[name].tried, RECIPES[name].limits)
+    write_card(folder, results, RECIPES[name].tried, RECIPES[name].limits, RECIPES[name].stages)
     print(
         json.dumps(
             {k: v for k, v in results.items() if k != "paths"}

@@ -65,3 +65,19 @@ def test_card_states_per_item_reading_known_limits_and_what_was_tried(tmp_path):
     assert "one call per item of `documents`, combined with `any` (P = the largest item probability)" in card
     assert "Known limits: misses X." in card and "Also tried, not shipped: a smaller run." in card
     assert card.index("Known limits") < card.index("Also tried")
+
+
+def test_a_card_lists_each_training_stage_when_the_recipe_names_them(tmp_path):
+    from alora_chain.cards import write_card
+    from alora_chain.resources import builtin_intrinsics_dir
+
+    folder = tmp_path / "requirement_check"
+    shutil.copytree(builtin_intrinsics_dir() / "requirement_check", folder)
+    results = json.loads((folder / "results.json").read_text())
+    card = write_card(
+        folder, results, stages=("--train-rows 8 --out runs/a", "--init-from runs/a")
+    ).read_text()
+    first = "python -m alora_chain.recipes requirement_check --train-rows 8 --out runs/a  # stage 1"
+    second = "python -m alora_chain.recipes requirement_check --init-from runs/a  # stage 2"
+    assert card.index(first) < card.index(second) and "# data + aLoRA" not in card
+    assert "# data + aLoRA" in write_card(folder, results).read_text()
