@@ -119,8 +119,8 @@ QUICKSTART = [
     query (a text output, decoded with the adapter on the fork).
     """),
     code("""
-    # requirement_check v0.2 is right on 69% of its test split: language, format and phrase
-    # checks are its strong kinds; counts (words, sentences) are weak, so the last one may miss.
+    # requirement_check v0.3 is right on 90% of its test split, on the 17 kinds of requirement
+    # its generator writes; a sentence count is not one of them, so the last one may miss.
     for requirement in ("Answer in English.", "End your reply with a question.", "The reply is one sentence long."):
         r = s.invoke("requirement_check", requirement=requirement)
         print(f"requirement_check: {r.value!s:5} (p={r.score:.2f})  {requirement}")
@@ -208,6 +208,29 @@ RAG_GUARD = [
             print("  answer:", answer.text)
             print(f"  grounded={v.grounded} (p={v.p_grounded:.2f})  certainty={v.certainty:.2f}  "
                   f"flagged={answer.flagged}")
+    """),
+    md("""
+    ## Which sentence is unsupported?
+
+    `judge(session, documents, per_sentence=True)` judges each sentence of the draft alone, on a
+    fork cut just before the draft: the draft is grounded when every sentence is. The first
+    draft takes one fact from each of two documents (`groundedness` reads one document per
+    call, so the whole draft matches neither); the second misstates the price.
+    """),
+    code("""
+    kb_text = {document.id: document.text for document in kb.documents}
+    documents = [kb_text["product-scout-r2"], kb_text["product-scout-r2-price"]]
+    question = "Tell me about the Scout R2's battery and price."
+    for draft in [
+        "The Scout R2's battery lasts 14 hours on one charge. It costs 18,500 euros.",
+        "The Scout R2's battery lasts 14 hours on one charge. The Scout R2 costs 12,000 euros.",
+    ]:
+        s = ac.Session(model).user(question).assistant(draft)
+        whole = guard.judge(s, documents)
+        per_sentence = guard.judge(s, documents, per_sentence=True)
+        print(f"whole draft: p={whole.p_grounded:.2f}   per sentence: grounded={per_sentence.grounded}")
+        for sentence in per_sentence.sentences:
+            print(f"  {sentence.score:.2f}  {sentence.text}")
     """),
     md("""
     ## How far to trust these verdicts
