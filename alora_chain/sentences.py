@@ -8,9 +8,13 @@ intrinsic's instruction and label tokens. The caller's session is never changed.
 
 Example::
 
-    s = Session(model).user("When did the museum open?").assistant("It opened in 1987. It is free.")
+    docs = ["Marta Osei has been the chief executive of Pelling Dairy since 2019.",
+            "Pelling is a village of 900 people."]
+    s = Session(model).user("Who runs Pelling Dairy, and how big is Pelling?")
+    s.assistant("Pelling Dairy is run by Jonas Whitlock. Pelling is a village of 900 people.")
+    s.invoke("groundedness", documents=docs).score        # 0.99: the whole reply passes
     for sentence in check_sentences(s, "groundedness", documents=docs):
-        sentence.text, sentence.score, sentence.value     # "It is free." 0.04 False
+        sentence.text, sentence.score, sentence.value     # (..., 0.00, False), (..., 1.00, True)
 """
 
 from __future__ import annotations
