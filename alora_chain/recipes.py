@@ -155,6 +155,8 @@ RECIPES: dict[str, Recipe] = {
         f"Is the document relevant to the last user question? {_BOOL}.",
         {"kind": "choice", "labels": ["relevant", "irrelevant"], "positive": "relevant"},
         {"document": "str"},
+        tried="lr 5e-4 (the same 640 rows x 4 epochs): best validation loss 0.125 against the shipped "
+        "adapter's 0.086 (still falling after 4 epochs: 0.262, 0.195, 0.166, 0.125)",
     ),
     "query_rewrite": Recipe(
         "Rewrite the last user turn as a standalone query that resolves references to earlier turns.",
