@@ -8,7 +8,7 @@ instruction and label tokens.
 Example::
 
     s = Session(model).user("Describe the Scout R2.")
-    result = generate_with_requirements(s, ["Mentions the battery life.", "At most two sentences."])
+    result = generate_with_requirements(s, ["Mentions the battery life.", "Includes at least one number."])
     result.text, result.satisfied, [v.score for v in result.verdicts]
 """
 

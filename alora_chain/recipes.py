@@ -149,7 +149,10 @@ RECIPES: dict[str, Recipe] = {
         "17 generated kinds are trained: a sentence count (\"at most two sentences\") is not one of "
         "them; hand-written checks (tests/data/builtin_examples.jsonl): \"End your reply with a "
         "question.\" on a reply that does is missed (P(yes) 0.22), and \"Answer in at most 10 words.\" on a "
-        "28-word reply is wrong by a hair (0.52). Training took two runs, 2,401 s then 2,785 s",
+        "28-word reply is wrong by a hair (0.52); on the demo's two-sentence summary (a reply unlike the "
+        "generator's), \"Don't use any commas.\" is judged met (P 1.00) though it has one, \"Do not use "
+        "the word 'cheap'.\" unmet (0.14) though it is met, and \"Is at most two sentences long.\" unmet "
+        "(0.01). Training took two runs, 2,401 s then 2,785 s",
     ),
     "context_relevance": Recipe(
         f"Is the document relevant to the last user question? {_BOOL}.",
