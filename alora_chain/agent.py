@@ -8,7 +8,7 @@ instruction and label tokens.
 Example::
 
     s = Session(model).user("Describe the Scout R2.")
-    result = generate_with_requirements(s, ["Mentions the battery life.", "Includes at least one number."])
+    result = generate_with_requirements(s, ["Mentions the battery life.", "Gives the price in euros."])
     result.text, result.satisfied, [v.score for v in result.verdicts]
 """
 
