@@ -172,8 +172,9 @@ RECIPES: dict[str, Recipe] = {
         patience=2,
         template_weights="adapter",
         tried="chosen on validation BM25 recall@3 (`--evaluate --split val`, 64 rows; raw last turn "
-        "0.16, gold rewrite 0.84): this adapter 0.72 (token F1 0.479); v0.1 (q/k/v, instruction only, read with base weights, lr 5e-4 x 2 "
-        "epochs): 0.62 (token F1 0.444; its LoRA baseline then had lr 2e-3, not the same settings); "
+        "0.16, gold rewrite 0.84): this adapter 0.72 (token F1 0.479); v0.1 (q/k/v, instruction "
+        "only, read with base weights, lr 5e-4 x 2 epochs): 0.62 (token F1 0.444; its LoRA baseline "
+        "then had lr 2e-3, not the same settings); "
         "this recipe with lr 2e-3: best validation loss 0.593 but recall 0.66 (token F1 0.382); the "
         "v0.1 template with lr 2e-3: validation loss 0.692, token F1 0.425; 1,280 rows x 3 epochs "
         "(v0.1 template, lr 2e-3): validation loss 0.824, token F1 0.386 (more rows of the same "
@@ -299,7 +300,8 @@ def evaluate_builtin(
     for path in results["paths"].values():
         predictions = path.pop("predictions")
         if name == "query_rewrite":
-            path["metrics"]["recall_at_3"] = _recall_at_3(rows, [p["output"] for p in predictions], seed, split)
+            outputs = [p["output"] for p in predictions]
+            path["metrics"]["recall_at_3"] = _recall_at_3(rows, outputs, seed, split)
     if name == "query_rewrite":
         raw = [r.messages[-1].content for r in rows]
         results["reference"] = {
