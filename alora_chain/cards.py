@@ -155,7 +155,7 @@ def write_card(
   {", ".join(training["config"].get("target_modules", []))}, fp16 safetensors{per_item or ""}
 * base model: {spec.base_model.name} (fingerprint `{spec.base_model.fingerprint}`)
 * training: {training.get("steps")} steps on `{training.get("data")}` (sha256 `{training.get("data_sha256")}`),
-  {training.get("wall_seconds")} s wall on the 2-core CPU (shared with other jobs while it ran){start}
+  {training.get("wall_seconds")} s wall on the 2-core CPU (how busy the machine was: README, "Training speed"){start}
 
 ## Held-out results ({results["examples"]} test rows, split by template and entity; `test.jsonl` here)
 
