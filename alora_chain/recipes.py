@@ -172,7 +172,7 @@ RECIPES: dict[str, Recipe] = {
         patience=2,
         template_weights="adapter",
         tried="chosen on validation BM25 recall@3 (`--evaluate --split val`, 64 rows; raw last turn "
-        "0.16, gold rewrite 0.84): this adapter 0.72 (token F1 0.479); v0.1 (q/k/v, instruction "
+        "0.16, gold rewrite 0.84): this adapter 0.72 (token F1 0.479; its LoRA baseline 0.75); v0.1 (q/k/v, instruction "
         "only, read with base weights, lr 5e-4 x 2 epochs): 0.62 (token F1 0.444; its LoRA baseline "
         "then had lr 2e-3, not the same settings); "
         "this recipe with lr 2e-3: best validation loss 0.593 but recall 0.66 (token F1 0.382); the "
