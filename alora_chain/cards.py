@@ -117,6 +117,53 @@ def readme_table(root: Path) -> str:
     return "\n".join(lines)
 
 
+# what "the same data and budget" compares: a training setting and its name in a card
+_BUDGET = {"data_sha256": "rows", "target_modules": "layers", "epochs": "epochs", "lr": "learning rate"}
+
+
+def baseline_record(baseline: Intrinsic) -> dict:
+    """How a LoRA baseline was trained, from its ``intrinsic.yaml``, for ``results.json``.
+
+    Recorded beside the scores so that a card states what the ``lora`` row was trained with
+    instead of assuming it matched the aLoRA (one baseline once had other layers than its card said).
+    """
+    config = baseline.training.get("config", {})
+    return {
+        "rank": config.get("rank") or 8,
+        "target_modules": config.get("target_modules"),
+        "epochs": config.get("epochs"),
+        "lr": config.get("lr"),
+        "data_sha256": baseline.training.get("data_sha256"),
+        "init_from": config.get("init_from"),
+        "steps": baseline.training.get("steps"),
+        "wall_seconds": baseline.training.get("wall_seconds"),
+    }
+
+
+def budget_differences(baseline: dict, training: dict) -> list[str]:
+    """The settings of "the same data and budget" in which the baseline differs from the aLoRA."""
+    ours = training.get("config", {}) | {"data_sha256": training.get("data_sha256")}
+    return [name for key, name in _BUDGET.items() if baseline.get(key) != ours.get(key)]
+
+
+def baseline_note(baseline: dict | None, training: dict) -> str:
+    """The card's sentence on the ``lora`` row: what it was trained with, against the aLoRA."""
+    if baseline is None:
+        return "\nThe standard-LoRA baseline (`lora` row): its training settings were not recorded.\n"
+    differs = budget_differences(baseline, training)
+    start = f", starting from `{baseline['init_from']}`" if baseline.get("init_from") else ""
+    same = (
+        "the same rows, layers, epochs and learning rate as the aLoRA"
+        if not differs
+        else f"NOT the same {', '.join(differs)} as the aLoRA: the comparison is not like for like"
+    )
+    return (
+        f"\nThe standard-LoRA baseline (`lora` row, `--kind lora`): rank {baseline['rank']} on "
+        f"{', '.join(baseline['target_modules'] or [])},\n{baseline['epochs']} epochs at lr {baseline['lr']}{start}; "
+        f"{same}; it recomputes the whole conversation\n({baseline['steps']} steps, {baseline['wall_seconds']} s wall).\n"
+    )
+
+
 def write_card(
     folder: Path, results: dict, tried: str = "", limits: str = "", stages: tuple[str, ...] = ()
 ) -> Path:
@@ -129,11 +176,12 @@ def write_card(
     training = spec.training
     args = ", ".join(f"`{k}: {v}`" for k, v in spec.arguments.items()) or "none"
     lora_note = (
-        "\nThe standard-LoRA baseline (`lora` row): rank 8 on the same layers, trained on the same rows\n"
-        "with the same epochs and learning rate (`--kind lora`), recomputing the whole conversation.\n"
+        baseline_note(results.get("baseline"), training)
         if "lora" in results["paths"]
         else "\nThe standard-LoRA baseline was not trained for this intrinsic (CPU budget); see the README.\n"
     )
+    lora_init = (results.get("baseline") or {}).get("init_from")
+    lora_start = f" --init-from {lora_init}" if lora_init else ""
     init_from = training["config"].get("init_from")
     start = f",\n  starting from the adapter in `{init_from}` (not from zeros)" if init_from else ""
     per_item = spec.per_item and (
@@ -168,7 +216,7 @@ Targets (measured above, never tuned on this split):
 
 ```bash
 {chr(10).join(train_commands)}
-python -m alora_chain.recipes {spec.name} --kind lora --out runs/{spec.name}-lora # LoRA baseline
+python -m alora_chain.recipes {spec.name} --kind lora{lora_start} --out runs/{spec.name}-lora # LoRA baseline
 python -m alora_chain.recipes {spec.name} --evaluate --limit {results["examples"]} --out intrinsics/{spec.name} [--lora runs/{spec.name}-lora]
 ```
 Data comes from `alora_chain.datagen.{spec.name}` (seed 0); `alora-chain eval {spec.name} test.jsonl` re-scores.

@@ -286,7 +286,7 @@ def evaluate_builtin(
     looking at the test split; it prints the figures and writes nothing.
     """
     from . import Intrinsic, load_model
-    from .cards import write_card
+    from .cards import baseline_record, write_card
     from .data import load_rows
     from .evaluate import evaluate
 
@@ -298,6 +298,8 @@ def evaluate_builtin(
         model, intrinsic, rows, lora=baseline, compare=("lora", "prompt") if lora else ("prompt",)
     )
     results = json.loads(report.model_dump_json())
+    if baseline is not None:
+        results["baseline"] = baseline_record(baseline)
     for path in results["paths"].values():
         predictions = path.pop("predictions")
         if name == "query_rewrite":

@@ -81,3 +81,33 @@ def test_a_card_lists_each_training_stage_when_the_recipe_names_them(tmp_path):
     second = "python -m alora_chain.recipes requirement_check --init-from runs/a  # stage 2"
     assert card.index(first) < card.index(second) and "# data + aLoRA" not in card
     assert "# data + aLoRA" in write_card(folder, results).read_text()
+
+
+def test_every_shipped_lora_row_was_trained_with_its_aloras_rows_layers_epochs_and_rate():
+    from alora_chain import Intrinsic
+    from alora_chain.cards import budget_differences
+    from alora_chain.resources import builtin_intrinsics_dir
+
+    compared = 0
+    for folder in sorted(builtin_intrinsics_dir().iterdir()):
+        results = json.loads((folder / "results.json").read_text())
+        if "lora" not in results["paths"]:
+            continue
+        assert "baseline" in results, f"{folder.name}: how its LoRA row was trained is not recorded"
+        assert budget_differences(results["baseline"], Intrinsic.load(folder).training) == [], folder.name
+        compared += 1
+    assert compared >= 3
+
+
+def test_a_card_says_when_its_lora_baseline_was_trained_differently(tmp_path):
+    from alora_chain.cards import baseline_note, write_card
+    from alora_chain.resources import builtin_intrinsics_dir
+
+    folder = tmp_path / "context_relevance"
+    shutil.copytree(builtin_intrinsics_dir() / "context_relevance", folder)
+    results = json.loads((folder / "results.json").read_text())
+    assert "the same rows, layers, epochs and learning rate" in write_card(folder, results).read_text()
+    results["baseline"] |= {"target_modules": ["q_proj"], "epochs": 9}
+    card = write_card(folder, results).read_text()
+    assert "NOT the same layers, epochs as the aLoRA" in card
+    assert "not recorded" in baseline_note(None, {})
