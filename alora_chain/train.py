@@ -168,8 +168,13 @@ def batch_loss(
     if kind == "lora":  # the baseline: every token under the adapter, gradient through all of it
         ids, mask = _right_pad([e.prefix + e.suffix for e in batch], pad)
         starts = [len(e.prefix) + len(e.invocation) for e in batch]
-        logits = peft(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(1) - 1).clamp(min=0)).logits
-        return _target_loss(logits, ids, batch, starts), int(mask.sum())
+        # logits (and their backward through the 49k-word head) only from the position that
+        # predicts the batch's first target token on: the rest would be ignored by the loss
+        keep = ids.shape[1] - min(starts) + 1
+        logits = peft(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(1) - 1).clamp(min=0),
+                      logits_to_keep=keep).logits
+        dropped = ids.shape[1] - keep
+        return _target_loss(logits, ids[:, dropped:], batch, [s - dropped for s in starts]), int(mask.sum())
     prefix = prefix or _prefill(model, batch)
     cache = _as_cache(model, prefix)
     suffix_ids, suffix_mask = _right_pad([e.suffix for e in batch], pad)

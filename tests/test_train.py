@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -161,3 +162,19 @@ def test_cli_trains_from_another_adapter_and_refuses_a_mismatch(tmp_path):
     mismatch = runner.invoke(app, [*common, "--init-from", str(tmp_path / "first"),
                                    "--target-modules", "q_proj", "--out", str(tmp_path / "third")])
     assert mismatch.exit_code == 1 and "init_from" in mismatch.output, mismatch.output
+
+
+def test_lora_loss_from_the_kept_logits_equals_the_loss_over_every_position(model, colour_spec, tmp_path):
+    from alora_chain.train import _right_pad, _target_loss, batch_loss
+
+    rows = load_rows(_write(tmp_path / "rows.jsonl", _colour_rows(3, seed=5)), colour_spec)
+    batch = [encode_example(model, colour_spec, row) for row in rows]
+    assert len({len(e.prefix) for e in batch}) > 1  # unequal lengths: right padding is exercised
+    ids, mask = _right_pad([e.prefix + e.suffix for e in batch], model.tokenizer.pad_token_id or 0)
+    base = SimpleNamespace(peft=model.hf, tokenizer=model.tokenizer)  # the loss arithmetic, no adapter needed
+    with torch.no_grad():
+        full = model.hf(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(1) - 1).clamp(min=0)).logits
+        expected = _target_loss(full, ids, batch, [len(e.prefix) + len(e.invocation) for e in batch])
+        loss, tokens = batch_loss(base, batch, "lora")
+    assert tokens == int(mask.sum())
+    assert abs(loss.item() - expected.item()) < 1e-5
