@@ -39,10 +39,19 @@ def verdicts(results: dict) -> list[str]:
     def line(target: str, ok: bool | None, figure: str) -> str:
         return f"{target}: {'not measured' if ok is None else 'met' if ok else 'missed'} ({figure})"
 
+    def interval(path: str, points: str) -> str:
+        """The paired bootstrap 95% interval of aLoRA minus ``path``, where it was recorded."""
+        bounds = results.get("gaps", {}).get(path, {}).get("interval95")
+        if not bounds:
+            return ""
+        low, high = (format(100 * b, points) for b in bounds)
+        return f"; 95% interval {low} to {high} pts"
+
     def versus_lora(target: str, ours: float, lora: float | None, value: str, points: str) -> str:
         if lora is None:
             return line(target, None, "LoRA not trained")
-        return line(target, ours >= lora - 0.02, f"LoRA {lora:{value}}, {100 * (ours - lora):{points}} pts")
+        figure = f"LoRA {lora:{value}}, {100 * (ours - lora):{points}} pts{interval('lora', points)}"
+        return line(target, ours >= lora - 0.02, figure)
 
     kind = results["kind"]
     if kind == "choice":
@@ -52,7 +61,7 @@ def verdicts(results: dict) -> list[str]:
             line(
                 "≥ 20 points above zero-shot prompting",
                 acc - prompt >= 0.20,
-                f"{100 * (acc - prompt):+.0f} pts",
+                f"{100 * (acc - prompt):+.0f} pts{interval('prompt', '+.0f')}",
             ),
             versus_lora("within 2 points of standard LoRA", acc, lora, ".0%", "+.0f"),
         ]
@@ -116,6 +125,12 @@ def readme_table(root: Path) -> str:
         lines.append(f"| `{folder.name}` | {results['examples']} | " + " | ".join(cells) + f" | {targets} |")
     return "\n".join(lines)
 
+
+_INTERVALS = (
+    "\nIntervals: aLoRA minus the other path on the same test rows, 2,000 paired bootstrap resamples\n"
+    "of those rows; a verdict uses the measured figure, the interval shows how far it could move\n"
+    "with another draw of test rows of this size.\n"
+)
 
 # what "the same data and budget" compares: a training setting and its name in a card
 _BUDGET = {"data_sha256": "rows", "target_modules": "layers", "epochs": "epochs", "lr": "learning rate"}
@@ -211,7 +226,7 @@ def write_card(
 {lora_note}
 Targets (measured above, never tuned on this split):
 {chr(10).join("- " + v for v in verdicts(results)) or "- see README"}
-{f"{chr(10)}Known limits: {limits}.{chr(10)}" if limits else ""}{f"{chr(10)}Also tried, not shipped: {tried}.{chr(10)}" if tried else ""}
+{_INTERVALS if results.get("gaps") else ""}{f"{chr(10)}Known limits: {limits}.{chr(10)}" if limits else ""}{f"{chr(10)}Also tried, not shipped: {tried}.{chr(10)}" if tried else ""}
 ## Reproduce
 
 ```bash

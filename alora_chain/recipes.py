@@ -300,11 +300,17 @@ def evaluate_builtin(
     results = json.loads(report.model_dump_json())
     if baseline is not None:
         results["baseline"] = baseline_record(baseline)
-    for path in results["paths"].values():
-        predictions = path.pop("predictions")
-        if name == "query_rewrite":
-            outputs = [p["output"] for p in predictions]
-            path["metrics"]["recall_at_3"] = _recall_at_3(rows, outputs, seed, split)
+    hits = None
+    if name == "query_rewrite":
+        hits = {
+            path: _recall_hits(rows, [p.output for p in got.predictions], seed, split)
+            for path, got in report.paths.items()
+        }
+    for path, got in results["paths"].items():
+        del got["predictions"]
+        if hits is not None:
+            got["metrics"]["recall_at_3"] = sum(hits[path]) / len(hits[path])
+    results["gaps"] = gaps_to_alora(intrinsic, {p: got.predictions for p, got in report.paths.items()}, hits)
     if name == "query_rewrite":
         raw = [r.messages[-1].content for r in rows]
         results["reference"] = {
@@ -339,14 +345,59 @@ def _adapter_folder(init_from: str | None) -> str | None:
 
 def _recall_at_3(rows, queries: list[str], seed: int, split: str = "test") -> float:
     """BM25 (bm25s) recall@3 of each row's gold document in the split's corpus."""
+    hits = _recall_hits(rows, queries, seed, split)
+    return sum(hits) / len(hits)
+
+
+def _recall_hits(rows, queries: list[str], seed: int, split: str = "test") -> list[bool]:
+    """Per row: is its gold document among BM25's top 3 for its query?"""
     import bm25s
 
     retriever, ids = _corpus_index(split, seed)
     found, _ = retriever.retrieve(
         bm25s.tokenize(queries, stopwords="en", show_progress=False), k=3, show_progress=False
     )
-    hits = [row.meta["gold_doc_id"] in {ids[int(i)] for i in top} for row, top in zip(rows, found)]
-    return sum(hits) / len(hits)
+    return [row.meta["gold_doc_id"] in {ids[int(i)] for i in top} for row, top in zip(rows, found)]
+
+
+# the figure each target compares between paths, per output kind
+HEADLINE = {"choice": "accuracy", "score": "auroc", "text": "recall_at_3"}
+
+
+def gaps_to_alora(intrinsic: Intrinsic, predictions: dict, hits: dict[str, list[bool]] | None = None) -> dict:
+    """aLoRA minus each other path on the headline figure, with a paired bootstrap 95% interval.
+
+    ``predictions``: each path's per-row predictions (same rows, same order); ``hits``: each
+    path's per-row retrieval hits, for query_rewrite, whose figure is recall@3.
+    """
+    import numpy as np
+
+    from .evaluate import compute_metrics
+    from .metrics import paired_bootstrap_interval
+
+    metric = HEADLINE[intrinsic.output.kind]
+
+    def value(path: str, rows: np.ndarray) -> float | None:
+        if hits is not None:
+            return float(np.mean(np.asarray(hits[path])[rows]))
+        return compute_metrics(intrinsic, [predictions[path][i] for i in rows])[metric]
+
+    gaps = {}
+    for path in predictions:
+        if path == "alora":
+            continue
+
+        def difference(rows: np.ndarray, path: str = path) -> float | None:
+            ours, theirs = value("alora", rows), value(path, rows)
+            return None if ours is None or theirs is None else ours - theirs
+
+        n = len(predictions["alora"])
+        gaps[path] = {
+            "metric": metric,
+            "difference": difference(np.arange(n)),
+            "interval95": paired_bootstrap_interval(difference, n),
+        }
+    return gaps
 
 
 @cache

@@ -111,3 +111,28 @@ def test_a_card_says_when_its_lora_baseline_was_trained_differently(tmp_path):
     card = write_card(folder, results).read_text()
     assert "NOT the same layers, epochs as the aLoRA" in card
     assert "not recorded" in baseline_note(None, {})
+
+
+def test_gaps_to_alora_pairs_the_paths_row_by_row_and_the_card_shows_the_interval():
+    from alora_chain import Intrinsic
+    from alora_chain.evaluate import Prediction
+    from alora_chain.recipes import gaps_to_alora
+    from alora_chain.resources import builtin_intrinsics_dir
+
+    spec = Intrinsic.load(builtin_intrinsics_dir() / "context_relevance")
+    targets = ["relevant", "irrelevant"] * 20
+
+    def path(wrong: set[int]) -> list[Prediction]:
+        flip = {"relevant": "irrelevant", "irrelevant": "relevant"}
+        return [
+            Prediction(line=i, target=t, output=flip[t] if i in wrong else t, probability=0.5, seconds=0.1)
+            for i, t in enumerate(targets)
+        ]
+
+    gaps = gaps_to_alora(spec, {"alora": path({0, 1}), "lora": path({0, 1, 2, 3, 4, 5}), "prompt": path(set())})
+    assert gaps["lora"]["metric"] == "accuracy" and abs(gaps["lora"]["difference"] - 0.10) < 1e-9
+    low, high = gaps["lora"]["interval95"]
+    assert 0.0 <= low < 0.10 < high  # the same two misses on both sides never count against aLoRA
+    assert abs(gaps["prompt"]["difference"] + 0.05) < 1e-9
+    results = _choice(0.95, 1.0, lora=0.85) | {"gaps": gaps}
+    assert f"+10 pts; 95% interval {100 * low:+.0f} to {100 * high:+.0f} pts" in verdicts(results)[2]

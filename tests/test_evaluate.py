@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 from conftest import make_intrinsic
@@ -265,3 +266,19 @@ def test_long_rows_and_invocation_in_target_are_rejected(model, tmp_path, choice
         load_rows(path, text_intrinsic)
     with pytest.raises(DataError, match="no such data file"):
         load_rows(tmp_path / "missing.jsonl", text_intrinsic)
+
+
+def test_paired_bootstrap_interval_brackets_the_gap_and_is_zero_without_one():
+    right = np.ones(100)
+    half = np.arange(100) % 2 == 0
+
+    def same(rows):
+        return float(right[rows].mean() - right[rows].mean())
+
+    def gap(rows):
+        return float(right[rows].mean() - half[rows].mean())
+
+    assert metrics.paired_bootstrap_interval(same, 100) == (0.0, 0.0)
+    low, high = metrics.paired_bootstrap_interval(gap, 100)
+    assert 0.35 < low < 0.5 < high < 0.65
+    assert metrics.paired_bootstrap_interval(lambda rows: None, 100) is None
