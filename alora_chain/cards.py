@@ -139,8 +139,8 @@ _BUDGET = {"data_sha256": "rows", "target_modules": "layers", "epochs": "epochs"
 def baseline_record(baseline: Intrinsic) -> dict:
     """How a LoRA baseline was trained, from its ``intrinsic.yaml``, for ``results.json``.
 
-    Recorded beside the scores so that a card states what the ``lora`` row was trained with
-    instead of assuming it matched the aLoRA (one baseline once had other layers than its card said).
+    Recorded beside the scores so that a card states what the ``lora`` row was trained with,
+    checked against the aLoRA's own settings, instead of a fixed sentence saying they match.
     """
     config = baseline.training.get("config", {})
     return {

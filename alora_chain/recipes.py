@@ -382,6 +382,7 @@ def gaps_to_alora(intrinsic: Intrinsic, predictions: dict, hits: dict[str, list[
             return float(np.mean(np.asarray(hits[path])[rows]))
         return compute_metrics(intrinsic, [predictions[path][i] for i in rows])[metric]
 
+    n = len(predictions["alora"])
     gaps = {}
     for path in predictions:
         if path == "alora":
@@ -391,7 +392,6 @@ def gaps_to_alora(intrinsic: Intrinsic, predictions: dict, hits: dict[str, list[
             ours, theirs = value("alora", rows), value(path, rows)
             return None if ours is None or theirs is None else ours - theirs
 
-        n = len(predictions["alora"])
         gaps[path] = {
             "metric": metric,
             "difference": difference(np.arange(n)),
