@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 from pathlib import Path
@@ -172,7 +173,9 @@ def test_lora_loss_from_the_kept_logits_equals_the_loss_over_every_position(mode
     assert len({len(e.prefix) for e in batch}) > 1  # unequal lengths: right padding is exercised
     ids, mask = _right_pad([e.prefix + e.suffix for e in batch], model.tokenizer.pad_token_id or 0)
     base = SimpleNamespace(peft=model.hf, tokenizer=model.tokenizer)  # the loss arithmetic, no adapter needed
-    with torch.no_grad():
+    # earlier tests leave adapters injected into model.hf's layers: switch them off here
+    adapters_off = model.peft.disable_adapter() if model.peft is not None else contextlib.nullcontext()
+    with torch.no_grad(), adapters_off:
         full = model.hf(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(1) - 1).clamp(min=0)).logits
         expected = _target_loss(full, ids, batch, [len(e.prefix) + len(e.invocation) for e in batch])
         loss, tokens = batch_loss(base, batch, "lora")
