@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from .intrinsic import Intrinsic
+from .metrics import BOOTSTRAP_RESAMPLES
 
 _SHOWN = ("accuracy", "macro_f1", "auroc", "ece", "brier", "exact_match", "token_f1", "recall_at_3")
 
@@ -84,7 +85,11 @@ def verdicts(results: dict) -> list[str]:
             f"{raw:.2f} → {recall:.2f}, {100 * (recall - raw):+.0f} pts",
         ),
         versus_lora(
-            "recall@3 within 2 points of standard LoRA", recall, _metric(results, "lora", "recall_at_3"), ".2f", "+.0f"
+            "recall@3 within 2 points of standard LoRA",
+            recall,
+            _metric(results, "lora", "recall_at_3"),
+            ".2f",
+            "+.0f",
         ),
     ]
 
@@ -127,13 +132,22 @@ def readme_table(root: Path) -> str:
 
 
 _INTERVALS = (
-    "\nIntervals: aLoRA minus the other path on the same test rows, 2,000 paired bootstrap resamples\n"
+    f"\nIntervals: aLoRA minus the other path on the same test rows, {BOOTSTRAP_RESAMPLES:,} paired bootstrap resamples\n"
     "of those rows; a verdict uses the measured figure, the interval shows how far it could move\n"
     "with another draw of test rows of this size.\n"
 )
 
 # what "the same data and budget" compares: a training setting and its name in a card
 _BUDGET = {"data_sha256": "rows", "target_modules": "layers", "epochs": "epochs", "lr": "learning rate"}
+
+
+def _rank(spec: Intrinsic) -> int:
+    """The rank the adapter was trained with (its config leaves it empty for the default)."""
+    from .train import TrainConfig
+
+    return TrainConfig(
+        kind=spec.adapter_kind, rank=spec.training.get("config", {}).get("rank")
+    ).resolved_rank()
 
 
 def baseline_record(baseline: Intrinsic) -> dict:
@@ -144,7 +158,7 @@ def baseline_record(baseline: Intrinsic) -> dict:
     """
     config = baseline.training.get("config", {})
     return {
-        "rank": config.get("rank") or 8,
+        "rank": _rank(baseline),
         "target_modules": config.get("target_modules"),
         "epochs": config.get("epochs"),
         "lr": config.get("lr"),
@@ -214,7 +228,7 @@ def write_card(
 
 * arguments: {args}
 * output: `{spec.output.kind}`{f" labels {list(spec.labels)}" if spec.labels else ""}
-* invocation: `{spec.invocation!r}`; {spec.adapter_kind} rank {training["config"].get("rank") or 32} on
+* invocation: `{spec.invocation!r}`; {spec.adapter_kind} rank {_rank(spec)} on
   {", ".join(training["config"].get("target_modules", []))}, fp16 safetensors{per_item or ""}
 * base model: {spec.base_model.name} (fingerprint `{spec.base_model.fingerprint}`)
 * training: {training.get("steps")} steps on `{training.get("data")}` (sha256 `{training.get("data_sha256")}`),

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+BOOTSTRAP_RESAMPLES = 2000  # for paired_bootstrap_interval; cards quote it
+
 
 def accuracy(y_true: Sequence, y_pred: Sequence) -> float:
     """Fraction of exact matches. Example: [a, b, b], [a, b, a] -> 0.667."""
@@ -123,7 +125,7 @@ def paired_bootstrap_interval(
     difference: Callable[[np.ndarray], float | None],
     rows: int,
     *,
-    resamples: int = 2000,
+    resamples: int = BOOTSTRAP_RESAMPLES,
     level: float = 0.95,
     seed: int = 0,
 ) -> tuple[float, float] | None:
