@@ -168,23 +168,31 @@ def batch_loss(
     if kind == "lora":  # the baseline: every token under the adapter, gradient through all of it
         ids, mask = _right_pad([e.prefix + e.suffix for e in batch], pad)
         starts = [len(e.prefix) + len(e.invocation) for e in batch]
-        # logits (and their backward through the 49k-word head) only from the position that
-        # predicts the batch's first target token on: the rest would be ignored by the loss
-        keep = ids.shape[1] - min(starts) + 1
-        logits = peft(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(1) - 1).clamp(min=0),
-                      logits_to_keep=keep).logits
-        dropped = ids.shape[1] - keep
-        return _target_loss(logits, ids[:, dropped:], batch, [s - dropped for s in starts]), int(mask.sum())
+        loss = _kept_target_loss(peft, ids, batch, starts, attention_mask=mask,
+                                 position_ids=(mask.cumsum(1) - 1).clamp(min=0))
+        return loss, int(mask.sum())
     prefix = prefix or _prefill(model, batch)
     cache = _as_cache(model, prefix)
     suffix_ids, suffix_mask = _right_pad([e.suffix for e in batch], pad)
     mask = torch.cat([prefix.mask, suffix_mask], dim=1)
     positions = prefix.mask.sum(1, keepdim=True) + torch.arange(suffix_ids.shape[1])[None]
     # right padding: every row's last S positions (its suffix and pads) get the adapter
-    logits = peft(input_ids=suffix_ids, attention_mask=mask, **{model.cache_keyword: cache}, use_cache=True,
-                  position_ids=positions, alora_offsets=[suffix_ids.shape[1]] * len(batch)).logits
-    starts = [len(e.invocation) for e in batch]
-    return _target_loss(logits, suffix_ids, batch, starts), int(suffix_mask.sum())
+    starts = [len(e.invocation) for e in batch]  # a template the adapter reads is part of it
+    loss = _kept_target_loss(peft, suffix_ids, batch, starts, attention_mask=mask, position_ids=positions,
+                             **{model.cache_keyword: cache}, use_cache=True,
+                             alora_offsets=[suffix_ids.shape[1]] * len(batch))
+    return loss, int(suffix_mask.sum())
+
+
+def _kept_target_loss(peft, ids, batch, starts, **forward) -> torch.Tensor:
+    """:func:`_target_loss` with logits kept only from the position that predicts the batch's
+    first target token on: the rest would be ignored by the loss, yet each position costs the
+    49k-word head's forward and backward (about a fifth of this model's multiply-adds per token),
+    which adds up when the adapter reads a long template or, for the LoRA baseline, everything."""
+    keep = ids.shape[1] - min(starts) + 1
+    logits = peft(input_ids=ids, logits_to_keep=keep, **forward).logits
+    dropped = ids.shape[1] - keep
+    return _target_loss(logits, ids[:, dropped:], batch, [s - dropped for s in starts])
 
 
 def _target_loss(logits, ids, batch, starts) -> torch.Tensor:

@@ -181,3 +181,36 @@ def test_lora_loss_from_the_kept_logits_equals_the_loss_over_every_position(mode
         loss, tokens = batch_loss(base, batch, "lora")
     assert tokens == int(mask.sum())
     assert abs(loss.item() - expected.item()) < 1e-5
+
+
+def test_alora_loss_from_the_kept_logits_equals_the_loss_over_every_position(model, colour_spec, tmp_path):
+    """The aLoRA path keeps logits from the first target on too; with the template under the
+    adapter (``template_weights: adapter``) most of its suffix is not target."""
+    from peft import LoraConfig
+
+    from alora_chain.train import _as_cache, _prefill, _right_pad, _target_loss, batch_loss
+
+    spec = colour_spec.model_copy(update={"template_weights": "adapter"})
+    rows = load_rows(_write(tmp_path / "rows.jsonl", _colour_rows(3, seed=5)), spec)
+    batch = [encode_example(model, spec, row) for row in rows]
+    assert min(len(e.invocation) for e in batch) > 5  # the template is in the adapter's part
+    lora = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False,
+                      alora_invocation_tokens=spec.invocation_ids(model.tokenizer), task_type="CAUSAL_LM")
+    model.add_fresh_adapter("kept_logits", lora)
+    try:
+        model.peft.set_adapter("kept_logits")
+        with torch.no_grad():
+            prefix = _prefill(model, batch)
+            suffix_ids, suffix_mask = _right_pad([e.suffix for e in batch], model.tokenizer.pad_token_id or 0)
+            full = model.peft(
+                input_ids=suffix_ids, attention_mask=torch.cat([prefix.mask, suffix_mask], dim=1),
+                position_ids=prefix.mask.sum(1, keepdim=True) + torch.arange(suffix_ids.shape[1])[None],
+                **{model.cache_keyword: _as_cache(model, prefix)}, use_cache=True,
+                alora_offsets=[suffix_ids.shape[1]] * len(batch),
+            ).logits
+            expected = _target_loss(full, suffix_ids, batch, [len(e.invocation) for e in batch])
+            loss, tokens = batch_loss(model, batch, "alora", prefix)
+    finally:
+        model.remove_adapter("kept_logits")
+    assert tokens == int(suffix_mask.sum())
+    assert abs(loss.item() - expected.item()) < 1e-4
