@@ -218,6 +218,12 @@ def write_card(
         f"(P = the {'largest' if spec.per_item.combine == 'any' else 'smallest'} item probability);\n"
         "  trained and validated on one-item rows, tested on whole lists"
     )
+    template_reader = (
+        "\n* the rendered template is read inside the adapter, after the invocation "
+        "(`template_weights: adapter`);\n  the conversation before it still comes from the base cache"
+        if spec.template_weights == "adapter"
+        else ""
+    )
     train_commands = [
         f"python -m alora_chain.recipes {spec.name} {arguments}  # stage {number}"
         for number, arguments in enumerate(stages, 1)
@@ -229,7 +235,7 @@ def write_card(
 * arguments: {args}
 * output: `{spec.output.kind}`{f" labels {list(spec.labels)}" if spec.labels else ""}
 * invocation: `{spec.invocation!r}`; {spec.adapter_kind} rank {_rank(spec)} on
-  {", ".join(training["config"].get("target_modules", []))}, fp16 safetensors{per_item or ""}
+  {", ".join(training["config"].get("target_modules", []))}, fp16 safetensors{per_item or ""}{template_reader}
 * base model: {spec.base_model.name} (fingerprint `{spec.base_model.fingerprint}`)
 * training: {training.get("steps")} steps on `{training.get("data")}` (sha256 `{training.get("data_sha256")}`),
   {training.get("wall_seconds")} s wall on the 2-core CPU (how busy the machine was: README, "Training speed"){start}
