@@ -42,6 +42,7 @@ class Recipe:
     patience: int = 3  # validation passes (one per epoch) without improvement before stopping
     template_weights: str = "base"  # "adapter": the adapter reads the rendered template too
     init_from: str | None = None  # built-in intrinsic whose adapter the training starts from
+    precision: str = "fp32"  # "bf16": trained under bfloat16 autocast (TrainConfig.precision)
     # {"argument": ..., "combine": ...}: the adapter reads one item per call (see PerItem) and
     # trains and validates on the generator's one-item rows; the test split keeps whole lists.
     per_item: dict | None = None
@@ -460,12 +461,18 @@ def main(argv: list[str] | None = None) -> None:
         help="read the rendered template with base weights or inside the adapter (default: the recipe's)",
     )
     parser.add_argument("--init-from", default=None, help="built-in name or folder to start from")
+    parser.add_argument(
+        "--precision", choices=["fp32", "bf16"], default=None,
+        help="compute precision of training (default: the recipe's); bf16 needs a CPU with AVX512-BF16 to pay off",
+    )
     args = parser.parse_args(argv)
     recipe = RECIPES[args.name]
     if args.template_weights:
         recipe = replace(recipe, template_weights=args.template_weights)
     if args.init_from:
         recipe = replace(recipe, init_from=args.init_from)
+    if args.precision:
+        recipe = replace(recipe, precision=args.precision)
     paths = make_data(
         args.name, args.data or Path("data") / args.name, seed=args.seed, train_rows=args.train_rows
     )
@@ -488,6 +495,7 @@ def main(argv: list[str] | None = None) -> None:
         warmup_steps=5,
         seed=args.seed,
         init_from=_adapter_folder(recipe.init_from),
+        precision=recipe.precision,
     )
     result = train(
         paths["train"], spec(args.name, recipe), args.out, config, validation=paths["val"], resume=args.resume

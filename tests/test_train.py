@@ -106,6 +106,19 @@ def test_training_can_start_from_another_adapter(colour_spec, tmp_path):
               TrainConfig(**config, rank=4, init_from=str(tmp_path / "first")), progress=False)
 
 
+def test_bf16_training_runs_under_autocast_and_tracks_fp32(colour_spec, tmp_path):
+    """bf16 changes the arithmetic (the losses differ) but not what is learned (they stay close)."""
+    data = _write(tmp_path / "train.jsonl", _colour_rows(16, seed=4))
+    config = dict(epochs=1, batch_size=4, lr=2e-3, val_fraction=0.25)
+    fp32 = train(data, colour_spec, tmp_path / "fp32", TrainConfig(**config), progress=False)
+    bf16 = train(data, colour_spec, tmp_path / "bf16", TrainConfig(**config, precision="bf16"), progress=False)
+    assert fp32.best_val_loss != bf16.best_val_loss
+    assert abs(fp32.best_val_loss - bf16.best_val_loss) < 0.05 * fp32.best_val_loss
+    assert ac.Intrinsic.load(tmp_path / "bf16").training["config"]["precision"] == "bf16"
+    with pytest.raises(ac.errors.InvalidArgumentError, match="precision"):
+        TrainConfig(precision="fp16")
+
+
 def test_training_sequence_is_exactly_what_invoke_runs(model, tmp_path):
     spec = spec_for_training(
         "answerability", template="answerability.jinja", arguments={"documents": "list[str]"},

@@ -35,6 +35,9 @@ def command(
     init_from: Annotated[
         str | None, typer.Option(help="Start from this intrinsic's adapter (name or folder; same rank and layers)")
     ] = None,
+    precision: Annotated[
+        str, typer.Option(help="fp32, or bf16: autocast, 1.4x faster on a CPU with AVX512-BF16")
+    ] = "fp32",
 ) -> None:
     """Train an aLoRA intrinsic (or a standard LoRA baseline) and write a ready intrinsic folder."""
     from rich.console import Console
@@ -58,7 +61,7 @@ def command(
             spec = spec.with_folder(template.parent)
         start = str(resolve(init_from).adapter_path) if init_from else None
         config = TrainConfig(kind=kind, rank=rank, epochs=epochs, lr=lr, batch_size=batch_size,
-                             max_length=max_length, seed=seed, init_from=start,
+                             max_length=max_length, seed=seed, init_from=start, precision=precision,
                              target_modules=tuple(target_modules.split(",")) if target_modules
                              else TrainConfig.target_modules)
         result = train(data, spec, out or Path(name), config, validation=validation, model_path=model,
