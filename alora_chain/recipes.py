@@ -287,11 +287,14 @@ def evaluate_builtin(
     seed: int,
     limit: int | None = None,
     split: str = "test",
+    lora_results: Path | None = None,
 ) -> dict:
     """Score the trained ``folder`` on the test split (aLoRA, LoRA if given, prompting); write its card.
 
     ``split="val"`` scores the validation split instead, to choose between settings without
-    looking at the test split; it prints the figures and writes nothing.
+    looking at the test split; it prints the figures and writes nothing. ``lora_results``: an
+    earlier ``results.json`` whose LoRA row (scored on these same rows) stands in for re-running
+    a baseline whose adapter is gone; see :func:`_earlier_lora`.
     """
     from . import Intrinsic, load_model
     from .cards import baseline_record, write_card
@@ -308,17 +311,27 @@ def evaluate_builtin(
     results = json.loads(report.model_dump_json())
     if baseline is not None:
         results["baseline"] = baseline_record(baseline)
+    predictions = {p: got.predictions for p, got in report.paths.items()}
+    earlier = _earlier_lora(lora_results, rows) if lora_results else None
+    if earlier is not None:
+        results["paths"]["lora"], results["baseline"] = earlier["path"], earlier["baseline"]
+        if earlier["predictions"] is not None:
+            predictions["lora"] = earlier["predictions"]
     hits = None
     if name == "query_rewrite":
-        hits = {
-            path: _recall_hits(rows, [p.output for p in got.predictions], seed, split)
-            for path, got in report.paths.items()
-        }
-    for path, got in results["paths"].items():
-        del got["predictions"]
-        if hits is not None:
-            got["metrics"]["recall_at_3"] = sum(hits[path]) / len(hits[path])
-    results["gaps"] = gaps_to_alora(intrinsic, {p: got.predictions for p, got in report.paths.items()}, hits)
+        hits = {path: _recall_hits(rows, [p.output for p in got], seed, split) for path, got in predictions.items()}
+    # each row's answer stays in results.json (a few KB): any figure, interval or per-case
+    # breakdown can be recomputed, and a later adapter compared row by row, without the run
+    for path, path_hits in (hits or {}).items():
+        got = results["paths"][path]
+        got["metrics"]["recall_at_3"] = sum(path_hits) / len(path_hits)
+        for prediction, hit in zip(got["predictions"], path_hits):
+            prediction["retrieved_at_3"] = hit
+    results["gaps"] = gaps_to_alora(intrinsic, predictions, hits)
+    if earlier is not None and earlier["predictions"] is None:  # its figure alone: no pairing
+        metric = HEADLINE[intrinsic.output.kind]
+        ours, theirs = (results["paths"][p]["metrics"][metric] for p in ("alora", "lora"))
+        results["gaps"]["lora"] = {"metric": metric, "difference": ours - theirs, "interval95": None}
     if name == "query_rewrite":
         raw = [r.messages[-1].content for r in rows]
         results["reference"] = {
@@ -336,6 +349,34 @@ def evaluate_builtin(
         )
     )
     return results
+
+
+def _earlier_lora(path: Path, rows) -> dict:
+    """The LoRA row of an earlier ``results.json``, checked against this evaluation's ``rows``.
+
+    A LoRA baseline costs hours of this CPU and its run folder does not outlive a session, so a
+    new aLoRA can be compared with a baseline scored before on the same test rows. Row by row
+    (paired interval) when that file kept its predictions; else its figures alone, with no
+    interval, and the card says so. Returns ``{"path", "baseline", "predictions" or None}``.
+    """
+    from .evaluate import Prediction
+
+    earlier = json.loads(Path(path).read_text())
+    lora = earlier.get("paths", {}).get("lora")
+    if lora is None:
+        raise DataError(f"{path} has no LoRA row to compare with")
+    if earlier.get("examples") != len(rows):
+        raise DataError(f"{path} scored {earlier.get('examples')} rows; this evaluation has {len(rows)}")
+    kept = lora.get("predictions")
+    if kept is not None and [(p["line"], p["target"]) for p in kept] != [(r.line, r.target) for r in rows]:
+        raise DataError(f"{path}'s LoRA predictions are for other rows than this evaluation's")
+    figures = {k: v for k, v in lora.items() if k != "predictions"}
+    scored_earlier = figures | {"scored_earlier": str(path)} | ({"predictions": kept} if kept else {})
+    return {
+        "path": scored_earlier,
+        "baseline": earlier.get("baseline"),
+        "predictions": [Prediction.model_validate(p) for p in kept] if kept else None,
+    }
 
 
 def _adapter_folder(init_from: str | None) -> str | None:
@@ -447,6 +488,10 @@ def main(argv: list[str] | None = None) -> None:
         help="with --evaluate: val scores the validation split (to choose settings) and writes nothing",
     )
     parser.add_argument("--lora", type=Path, default=None, help="LoRA baseline folder to compare with")
+    parser.add_argument(
+        "--lora-results", type=Path, default=None,
+        help="an earlier results.json whose LoRA row, scored on the same test rows, stands in for --lora",
+    )
     parser.add_argument("--lr", type=float, default=None, help="learning rate (default: the recipe's)")
     parser.add_argument("--rank", type=int, default=None, help="adapter rank (default 32 aLoRA, 8 LoRA)")
     parser.add_argument(
@@ -466,6 +511,8 @@ def main(argv: list[str] | None = None) -> None:
         help="compute precision of training (default: the recipe's); bf16 needs a CPU with AVX512-BF16 to pay off",
     )
     args = parser.parse_args(argv)
+    if args.lora and args.lora_results:
+        parser.error("give --lora (re-run a baseline) or --lora-results (one scored earlier), not both")
     recipe = RECIPES[args.name]
     if args.template_weights:
         recipe = replace(recipe, template_weights=args.template_weights)
@@ -481,7 +528,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.evaluate:
         evaluate_builtin(
-            args.name, args.out, paths, lora=args.lora, seed=args.seed, limit=args.limit, split=args.split
+            args.name, args.out, paths, lora=args.lora, seed=args.seed, limit=args.limit, split=args.split,
+            lora_results=args.lora_results,
         )
         return
     modules = tuple(args.modules.split(",")) if args.modules else recipe.modules

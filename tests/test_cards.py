@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
+from types import SimpleNamespace
 
-from alora_chain.cards import readme_table, verdicts
+import pytest
+
+from alora_chain.cards import readme_table, training_verdict, verdicts
 
 
 def _choice(alora: float, prompt: float, lora: float | None = None) -> dict:
@@ -43,6 +46,12 @@ def test_score_and_text_verdicts():
     assert verdicts(text)[1] == "recall@3 within 2 points of standard LoRA: not measured (LoRA not trained)"
     text["paths"]["lora"] = {"metrics": {"recall_at_3": 0.33}, "latency_median_s": 0.2}
     assert verdicts(text)[1] == "recall@3 within 2 points of standard LoRA: missed (LoRA 0.33, -3 pts)"
+
+
+def test_training_time_verdict_reads_the_recorded_wall_time():
+    assert training_verdict({"wall_seconds": 1272.6}).endswith(": met (21 min)")
+    assert training_verdict({"wall_seconds": 45 * 60 + 1}).endswith(": missed (45 min)")
+    assert "not measured" in training_verdict({})
 
 
 def test_readme_table_has_a_row_per_result(tmp_path):
@@ -111,6 +120,10 @@ def test_a_card_says_when_its_lora_baseline_was_trained_differently(tmp_path):
     card = write_card(folder, results).read_text()
     assert "NOT the same layers, epochs as the aLoRA" in card
     assert "not recorded" in baseline_note(None, {})
+    results["paths"]["lora"]["scored_earlier"] = "runs/old/results.json"
+    card = write_card(folder, results).read_text()
+    assert "scored in an earlier evaluation of these test rows (`runs/old/results.json` then)" in card
+    assert "kept no per-row answers, so the gap has no interval" in card
 
 
 def test_gaps_to_alora_pairs_the_paths_row_by_row_and_the_card_shows_the_interval():
@@ -136,3 +149,28 @@ def test_gaps_to_alora_pairs_the_paths_row_by_row_and_the_card_shows_the_interva
     assert abs(gaps["prompt"]["difference"] + 0.05) < 1e-9
     results = _choice(0.95, 1.0, lora=0.85) | {"gaps": gaps}
     assert f"+10 pts; 95% interval {100 * low:+.0f} to {100 * high:+.0f} pts" in verdicts(results)[2]
+
+
+def test_a_lora_row_scored_earlier_is_checked_against_the_rows_and_stays_paired_when_it_can(tmp_path):
+    from alora_chain.errors import DataError
+    from alora_chain.recipes import _earlier_lora
+
+    rows = [SimpleNamespace(line=i + 1, target=t) for i, t in enumerate(["yes", "no", "yes"])]
+    kept = [{"line": r.line, "target": r.target, "output": "yes", "probability": 0.9, "seconds": 0.2} for r in rows]
+    lora = {"path": "lora", "intrinsic": "x", "metrics": {"accuracy": 2 / 3}, "latency_median_s": 0.2,
+            "latency_mean_s": 0.2}
+    earlier = tmp_path / "results.json"
+    earlier.write_text(json.dumps({"examples": 3, "paths": {"lora": lora | {"predictions": kept}},
+                                   "baseline": {"epochs": 3}}))
+    got = _earlier_lora(earlier, rows)
+    assert [p.output for p in got["predictions"]] == ["yes"] * 3 and got["baseline"] == {"epochs": 3}
+    assert got["path"]["scored_earlier"] == str(earlier) and got["path"]["metrics"] == lora["metrics"]
+    with pytest.raises(DataError, match="other rows"):
+        _earlier_lora(earlier, [rows[1], rows[0], rows[2]])
+    with pytest.raises(DataError, match="3 rows"):
+        _earlier_lora(earlier, rows[:2])
+    earlier.write_text(json.dumps({"examples": 3, "paths": {"lora": lora}}))  # figures only
+    assert _earlier_lora(earlier, rows)["predictions"] is None
+    earlier.write_text(json.dumps({"examples": 3, "paths": {}}))
+    with pytest.raises(DataError, match="no LoRA row"):
+        _earlier_lora(earlier, rows)
