@@ -236,6 +236,8 @@ def write_card(
     lora_start = f" --init-from {lora_init}" if lora_init else ""
     init_from = training["config"].get("init_from")
     start = f",\n  starting from the adapter in `{init_from}` (not from zeros)" if init_from else ""
+    if training["config"].get("precision") == "bf16":
+        start += ",\n  forward and backward under bfloat16 autocast (`--precision bf16`)"
     per_item = spec.per_item and (
         f"\n* one call per item of `{spec.per_item.argument}`, combined with `{spec.per_item.combine}` "
         f"(P = the {'largest' if spec.per_item.combine == 'any' else 'smallest'} item probability);\n"

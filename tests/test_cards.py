@@ -174,3 +174,19 @@ def test_a_lora_row_scored_earlier_is_checked_against_the_rows_and_stays_paired_
     earlier.write_text(json.dumps({"examples": 3, "paths": {}}))
     with pytest.raises(DataError, match="no LoRA row"):
         _earlier_lora(earlier, rows)
+
+
+def test_a_card_says_when_its_adapter_was_trained_under_bf16(tmp_path):
+    import yaml
+
+    from alora_chain.cards import write_card
+    from alora_chain.resources import builtin_intrinsics_dir
+
+    folder = tmp_path / "context_relevance"
+    shutil.copytree(builtin_intrinsics_dir() / "context_relevance", folder)
+    results = json.loads((folder / "results.json").read_text())
+    assert "bfloat16" not in write_card(folder, results).read_text()
+    fields = yaml.safe_load((folder / "intrinsic.yaml").read_text())
+    fields["training"]["config"]["precision"] = "bf16"
+    (folder / "intrinsic.yaml").write_text(yaml.safe_dump(fields, sort_keys=False, allow_unicode=True))
+    assert "under bfloat16 autocast (`--precision bf16`)" in write_card(folder, results).read_text()
