@@ -56,7 +56,7 @@ class TrainConfig:
     # and target modules) instead of zeros: transfer from a related intrinsic.
     init_from: str | None = None
     # "bf16": forward and backward under CPU autocast to bfloat16 (the adapter's weights and the
-    # optimizer stay fp32). 1.4x faster here (AVX512-BF16: `python -m alora_chain.bench.training`);
+    # optimizer stay fp32). 1.3-1.6x faster here (AVX512-BF16: `python -m alora_chain.bench.training`);
     # a CPU without native bf16 may gain nothing.
     precision: Literal["fp32", "bf16"] = "fp32"
 
