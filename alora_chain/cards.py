@@ -197,6 +197,10 @@ def baseline_note(baseline: dict | None, training: dict) -> str:
         return "\nThe standard-LoRA baseline (`lora` row): its training settings were not recorded.\n"
     differs = budget_differences(baseline, training)
     start = f", starting from `{baseline['init_from']}`" if baseline.get("init_from") else ""
+    alora_start = training.get("config", {}).get("init_from")
+    if alora_start and not baseline.get("init_from"):
+        # rows, layers, epochs and rate can match while the starts do not: say which way it leans
+        start = f", from zeros (the aLoRA started from `{alora_start}`, a head start the LoRA did not get)"
     same = (
         "the same rows, layers, epochs and learning rate as the aLoRA"
         if not differs
@@ -232,9 +236,10 @@ def write_card(
             + ("; that file kept no per-row answers, so the gap has no interval.\n"
                if "predictions" not in results["paths"]["lora"] else ".\n")
         )
-    lora_init = (results.get("baseline") or {}).get("init_from")
-    lora_start = f" --init-from {lora_init}" if lora_init else ""
     init_from = training["config"].get("init_from")
+    lora_init = (results.get("baseline") or {}).get("init_from")
+    # without --init-from the recipe would start the LoRA from the aLoRA's start, of another rank
+    lora_start = f" --init-from {lora_init}" if lora_init else " --init-from none" if init_from else ""
     start = f",\n  starting from the adapter in `{init_from}` (not from zeros)" if init_from else ""
     if training["config"].get("precision") == "bf16":
         start += ",\n  forward and backward under bfloat16 autocast (`--precision bf16`)"

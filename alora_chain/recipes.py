@@ -509,7 +509,10 @@ def main(argv: list[str] | None = None) -> None:
         "--template-weights", choices=["base", "adapter"], default=None,
         help="read the rendered template with base weights or inside the adapter (default: the recipe's)",
     )
-    parser.add_argument("--init-from", default=None, help="built-in name or folder to start from")
+    parser.add_argument(
+        "--init-from", default=None,
+        help="built-in name or folder to start from; none starts from zeros (default: the recipe's)",
+    )
     parser.add_argument(
         "--precision", choices=["fp32", "bf16"], default=None,
         help="compute precision of training (default: the recipe's); bf16 needs a CPU with AVX512-BF16 to pay off",
@@ -521,7 +524,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.template_weights:
         recipe = replace(recipe, template_weights=args.template_weights)
     if args.init_from:
-        recipe = replace(recipe, init_from=args.init_from)
+        recipe = replace(recipe, init_from=None if args.init_from == "none" else args.init_from)
     if args.precision:
         recipe = replace(recipe, precision=args.precision)
     paths = make_data(

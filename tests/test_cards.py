@@ -126,6 +126,23 @@ def test_a_card_says_when_its_lora_baseline_was_trained_differently(tmp_path):
     assert "kept no per-row answers, so the gap has no interval" in card
 
 
+def test_a_lora_baseline_from_zeros_against_an_alora_with_a_head_start_is_said_and_reproducible(tmp_path):
+    from alora_chain.cards import write_card
+    from alora_chain.resources import builtin_intrinsics_dir
+
+    folder = tmp_path / "answerability"  # its aLoRA and its LoRA baseline both started from context_relevance
+    shutil.copytree(builtin_intrinsics_dir() / "answerability", folder)
+    results = json.loads((folder / "results.json").read_text())
+    card = write_card(folder, results).read_text()
+    assert "--kind lora --init-from runs/context_relevance-lora --out" in card
+    assert "from zeros" not in card.split("## Reproduce")[0].replace("(not from zeros)", "")
+    results["baseline"]["init_from"] = None
+    card = write_card(folder, results).read_text()
+    assert "from zeros (the aLoRA started from `intrinsics/context_relevance`, a head start" in card
+    # the recipe's own start is the aLoRA's adapter (rank 32): the LoRA line must override it
+    assert "--kind lora --init-from none --out" in card
+
+
 def test_gaps_to_alora_pairs_the_paths_row_by_row_and_the_card_shows_the_interval():
     from alora_chain import Intrinsic
     from alora_chain.evaluate import Prediction
