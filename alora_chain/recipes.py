@@ -216,26 +216,36 @@ def spec(name: str, recipe: Recipe | None = None):
     )
 
 
-def make_data(name: str, folder: Path, seed: int = 0, train_rows: int | None = None) -> dict[str, Path]:
+# generators that can loosen their documents into prose (alora_chain.datagen.prose)
+PROSE = ("groundedness",)
+
+
+def make_data(
+    name: str, folder: Path, seed: int = 0, train_rows: int | None = None, prose: float = 0.0
+) -> dict[str, Path]:
     """Write train/val/test JSONL for ``name`` into ``folder`` (once); return their paths.
 
     A split already on disk is reused (certainty's labels cost a model answer per row), but only
-    if ``data.json`` there says it was made for this intrinsic, seed and row count; otherwise
-    this raises ``DataError`` instead of training on rows the command line did not ask for.
+    if ``data.json`` there says it was made for this intrinsic, seed, row count and prose rate;
+    otherwise this raises ``DataError`` instead of training on rows the command line did not ask
+    for. ``prose``: how often a document sentence is loosened, in every split (``PROSE`` only).
     """
+    if prose and name not in PROSE:
+        raise DataError(f"--prose loosens documents of {', '.join(PROSE)} only, not {name}")
     folder.mkdir(parents=True, exist_ok=True)
     sizes = dict(zip(SPLITS, RECIPES[name].sizes))
     sizes["train"] = train_rows or sizes["train"]
     paths = {split: folder / f"{split}.jsonl" for split in sizes}
     manifest_path = folder / "data.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    style = {"prose": prose} if prose else {}  # absent when off: older folders stay reusable
     for split, n in sizes.items():
-        made_for = {"intrinsic": name, "seed": seed, "rows": n}
+        made_for = {"intrinsic": name, "seed": seed, "rows": n} | style
         if paths[split].is_file():
             _check_reusable(paths[split], manifest.get(split), made_for)
             continue
         one_item = RECIPES[name].per_item is not None and split != "test"
-        rows = (ITEM_GENERATORS if one_item else GENERATORS)[name](split, n, seed=seed)
+        rows = (ITEM_GENERATORS if one_item else GENERATORS)[name](split, n, seed=seed, **style)
         if name == "certainty":
             rows = _label_certainty(rows)
         write_jsonl(paths[split], rows)
@@ -254,7 +264,9 @@ def _check_reusable(path: Path, made_for: dict | None, wanted: dict) -> None:
             made_for = {**wanted, "rows": sum(1 for line in lines if line.strip())}
     if made_for != wanted:
         differs = ", ".join(
-            f"{k} {made_for.get(k)!r} (asked {v!r})" for k, v in wanted.items() if made_for.get(k) != v
+            f"{k} {made_for.get(k)!r} (asked {wanted.get(k)!r})"
+            for k in {**wanted, **made_for}  # a key only one side has (prose) differs too
+            if made_for.get(k) != wanted.get(k)
         )
         raise DataError(
             f"{path} was made with other settings: {differs}; delete it or pass another --data folder"
@@ -504,6 +516,10 @@ def main(argv: list[str] | None = None) -> None:
         help="comma-separated target modules (default: the recipe's, q/k/v or all linear layers)",
     )
     parser.add_argument("--train-rows", type=int, default=None, help="training rows (default: the recipe's)")
+    parser.add_argument(
+        "--prose", type=float, default=0.0,
+        help="loosen this share of document sentences into prose in every split (groundedness; default 0)",
+    )
     parser.add_argument("--patience", type=int, default=None, help="validation passes without improvement")
     parser.add_argument(
         "--template-weights", choices=["base", "adapter"], default=None,
@@ -528,7 +544,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.precision:
         recipe = replace(recipe, precision=args.precision)
     paths = make_data(
-        args.name, args.data or Path("data") / args.name, seed=args.seed, train_rows=args.train_rows
+        args.name, args.data or Path("data") / args.name, seed=args.seed, train_rows=args.train_rows,
+        prose=args.prose,
     )
     if args.data_only:
         print(json.dumps({k: str(v) for k, v in paths.items()}))

@@ -274,3 +274,43 @@ def test_make_data_reuses_a_split_only_if_it_was_made_with_the_same_settings(tmp
     assert make_data("context_relevance", tmp_path, train_rows=8) == paths
     with pytest.raises(DataError, match=r"rows 8 \(asked 9\)"):
         make_data("context_relevance", tmp_path, train_rows=9)
+
+
+def _words(text: str) -> list[str]:
+    """Lowercased words, punctuation at word ends dropped ("$1,009." -> "$1,009")."""
+    return re.sub(r"[.,;](?=\s|$)", " ", text.lower()).split()
+
+
+def test_loosened_groundedness_documents_state_the_same_facts_in_looser_prose():
+    from alora_chain.datagen.groundedness import generate, generate_items
+
+    plain, loose = generate("train", 120), generate("train", 120, prose=0.5)
+    assert generate("train", 120, prose=0.0) == plain  # off: the rows exactly as before
+    assert [r["messages"] for r in loose] == [r["messages"] for r in plain]
+    assert [r["target"] for r in loose] == [r["target"] for r in plain]
+    changed = 0
+    for before, after in zip(plain, loose):
+        for old, new in zip(before["documents"], after["documents"]):
+            changed += old != new
+            # every value and every name the document stated is still there, nothing else is taken out
+            assert set(_words(old)) <= set(_words(new)), (old, new)
+        assert after["meta"]["prose"] == 0.5
+    assert changed > 60, changed  # documents that were rewritten
+    assert any(", and it " in d or ", and he " in d or ", and she " in d for r in loose for d in r["documents"])
+    assert not any(". the " in d or ". it " in d for r in loose for d in r["documents"])
+    for field in ("template_ids",):  # the phrases, too, are split by template
+        train = {x for r in generate_items("train", 300, prose=0.5) for x in r["meta"][field]}
+        test = {x for r in generate("test", 200, prose=0.5) for x in r["meta"][field]}
+        assert any(x.startswith("prose:") for x in test) and not train & test
+
+
+def test_make_data_records_the_prose_rate_and_keeps_it_to_the_generators_that_have_it(tmp_path):
+    from alora_chain.errors import DataError
+    from alora_chain.recipes import make_data
+
+    with pytest.raises(DataError, match="--prose loosens documents of groundedness only, not context_relevance"):
+        make_data("context_relevance", tmp_path / "cr", train_rows=8, prose=0.5)
+    paths = make_data("groundedness", tmp_path / "g", train_rows=8, prose=0.5)
+    assert json.loads(paths["train"].read_text().splitlines()[0])["meta"]["prose"] == 0.5
+    with pytest.raises(DataError, match=r"prose 0\.5 \(asked None\)"):
+        make_data("groundedness", tmp_path / "g", train_rows=8)

@@ -11,6 +11,7 @@ import random
 
 from . import dialog
 from .kb import KIND_ATTRS, build_world, fresh_value, perturb
+from .prose import loosen
 
 MAX_WORDS = 250
 # How an ungrounded reply goes wrong.
@@ -110,10 +111,17 @@ def _row(rng: random.Random, world, split: str, grounded: bool) -> tuple[dict, l
     return row, roles
 
 
-def generate(split: str, n: int, seed: int = 0) -> list[dict]:
+def generate(split: str, n: int, seed: int = 0, prose: float = 0.0) -> list[dict]:
+    """Rows with 1-4 documents; ``prose``: how often a document sentence is loosened (see
+    :func:`alora_chain.datagen.prose.loosen`); 0 leaves the rows exactly as they were."""
     rng = random.Random(f"groundedness:{split}:{seed}")
     world = build_world(split, seed, size=max(30, n // 3))
-    return dialog.balanced(rng, n, lambda positive: _row(rng, world, split, grounded=positive)[0], MAX_WORDS)
+    rows = dialog.balanced(rng, n, lambda positive: _row(rng, world, split, grounded=positive)[0], MAX_WORDS)
+    return _loosened(rows, split, seed, prose)
+
+
+def _loosened(rows: list[dict], split: str, seed: int, prose: float) -> list[dict]:
+    return [loosen(row, split, seed, i, prose) for i, row in enumerate(rows)] if prose else rows
 
 
 # Which document of a full row a one-document negative shows. The entity's own document under
@@ -138,8 +146,9 @@ def _item_row(rng: random.Random, world, split: str, grounded: bool) -> dict:
     return row | {"documents": [row["documents"][i]], "target": target, "meta": meta}
 
 
-def generate_items(split: str, n: int, seed: int = 0) -> list[dict]:
+def generate_items(split: str, n: int, seed: int = 0, prose: float = 0.0) -> list[dict]:
     """One-document rows, balanced: does this document support every claim of the reply?"""
     rng = random.Random(f"groundedness-items:{split}:{seed}")
     world = build_world(split, seed, size=max(30, n // 3))
-    return dialog.balanced(rng, n, lambda positive: _item_row(rng, world, split, grounded=positive), MAX_WORDS)
+    rows = dialog.balanced(rng, n, lambda positive: _item_row(rng, world, split, grounded=positive), MAX_WORDS)
+    return _loosened(rows, split, seed, prose)
