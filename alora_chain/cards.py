@@ -147,6 +147,26 @@ def readme_table(root: Path) -> str:
     return "\n".join(lines)
 
 
+def prose_section(results: dict) -> str:
+    """The card's table for the test rows re-scored with their documents loosened into prose."""
+    prose = results.get("prose_test")
+    if not prose:
+        return ""
+    gap = prose["gaps"]["prompt"]
+    bounds = gap.get("interval95")
+    interval = f" (95% interval {100 * bounds[0]:+.0f} to {100 * bounds[1]:+.0f} pts)" if bounds else ""
+    return f"""
+### The same test rows, documents loosened into prose (`test_prose.jsonl`)
+
+Each document sentence given a detail after its value or joined to the next at rate {prose["prose"]}
+(`alora_chain.datagen.prose`): the same {prose["examples"]} conversations, replies and labels.
+
+{results_table(prose)}
+
+aLoRA minus zero-shot prompting here: {100 * gap["difference"]:+.0f} pts{interval}.
+"""
+
+
 _INTERVALS = (
     f"\nIntervals: aLoRA minus the other path on the same test rows, {BOOTSTRAP_RESAMPLES:,} paired bootstrap resamples\n"
     "of those rows; a verdict uses the measured figure, the interval shows how far it could move\n"
@@ -273,7 +293,7 @@ def write_card(
 ## Held-out results ({results["examples"]} test rows, split by template and entity; `test.jsonl` here)
 
 {results_table(results)}
-{lora_note}
+{lora_note}{prose_section(results)}
 Targets (measured above, never tuned on this split):
 {chr(10).join("- " + v for v in [*verdicts(results), training_verdict(training)])}
 {_INTERVALS if results.get("gaps") else ""}{f"{chr(10)}Known limits: {limits}.{chr(10)}" if limits else ""}{f"{chr(10)}Also tried, not shipped: {tried}.{chr(10)}" if tried else ""}

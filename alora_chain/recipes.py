@@ -51,6 +51,9 @@ class Recipe:
     # defaults above alone do not (a run continued from an earlier one's adapter), for its card
     stages: tuple[str, ...] = ()
     limits: str = ""  # what the shipped adapter is known to get wrong, for its card
+    # > 0: the test rows are scored a second time with their documents loosened into prose at
+    # this rate (test_prose.jsonl, shipped beside test.jsonl; see alora_chain.datagen.prose)
+    prose_test: float = 0.0
 
 
 _BOOL = "value is True for the positive label; score is its probability"
@@ -111,6 +114,7 @@ RECIPES: dict[str, Recipe] = {
         patience=2,
         init_from="context_relevance",
         per_item={"argument": "documents", "combine": "any"},
+        prose_test=0.5,
         limits="validation (64 whole-list rows): 0.95 accuracy, AUROC 0.99; by case, 5 of 7 replies "
         "with a wrong value for the asked fact caught, 31 of 32 faithful replies accepted, every reply "
         "with an invented extra fact, a "
@@ -354,6 +358,8 @@ def evaluate_builtin(
             "raw_last_turn_recall_at_3": _recall_at_3(rows, raw, seed, split),
             "gold_rewrite_recall_at_3": _recall_at_3(rows, [r.target for r in rows], seed, split),
         }
+    if split == "test" and RECIPES[name].prose_test:
+        results["prose_test"] = _score_prose_test(name, folder, model, intrinsic, baseline, seed, limit)
     if split == "test":
         shutil.copy(paths["test"], folder / "test.jsonl")
         write_card(folder, results, RECIPES[name].tried, RECIPES[name].limits, RECIPES[name].stages)
@@ -365,6 +371,28 @@ def evaluate_builtin(
         )
     )
     return results
+
+
+def _score_prose_test(name: str, folder: Path, model, intrinsic, baseline, seed: int, limit: int | None) -> dict:
+    """The test rows again, their documents loosened into prose (``folder/test_prose.jsonl``).
+
+    The same conversations, replies and labels as ``test.jsonl``: only how the documents are
+    written changes, so the two tables differ by that alone.
+    """
+    from .data import load_rows
+    from .evaluate import evaluate
+
+    rate = RECIPES[name].prose_test
+    path = folder / "test_prose.jsonl"
+    write_jsonl(path, GENERATORS[name]("test", dict(zip(SPLITS, RECIPES[name].sizes))["test"], seed=seed, prose=rate))
+    rows = load_rows(path, intrinsic)[:limit]
+    compare = ("lora", "prompt") if baseline is not None else ("prompt",)
+    report = evaluate(model, intrinsic, rows, lora=baseline, compare=compare)
+    scored = json.loads(report.model_dump_json())
+    return scored | {
+        "prose": rate,
+        "gaps": gaps_to_alora(intrinsic, {p: got.predictions for p, got in report.paths.items()}),
+    }
 
 
 def _earlier_lora(path: Path, rows) -> dict:

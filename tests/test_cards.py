@@ -207,3 +207,21 @@ def test_a_card_says_when_its_adapter_was_trained_under_bf16(tmp_path):
     fields["training"]["config"]["precision"] = "bf16"
     (folder / "intrinsic.yaml").write_text(yaml.safe_dump(fields, sort_keys=False, allow_unicode=True))
     assert "under bfloat16 autocast (`--precision bf16`)" in write_card(folder, results).read_text()
+
+
+def test_a_card_shows_the_test_rows_scored_again_with_documents_in_prose(tmp_path):
+    from alora_chain.cards import write_card
+    from alora_chain.resources import builtin_intrinsics_dir
+
+    folder = tmp_path / "groundedness"
+    shutil.copytree(builtin_intrinsics_dir() / "groundedness", folder)
+    results = json.loads((folder / "results.json").read_text())
+    results.pop("prose_test", None)
+    assert "loosened into prose" not in write_card(folder, results).read_text()
+    results["prose_test"] = _choice(0.8, 0.5) | {
+        "prose": 0.5, "gaps": {"prompt": {"difference": 0.3, "interval95": [0.2, 0.41]}}
+    }
+    card = write_card(folder, results).read_text()
+    assert "### The same test rows, documents loosened into prose (`test_prose.jsonl`)" in card
+    assert "| alora | 0.800 | 100 ms |" in card
+    assert "prompting here: +30 pts (95% interval +20 to +41 pts)." in card

@@ -16,3 +16,20 @@ def test_validation_recall_searches_the_validation_corpus():
     assert _recall_at_3(rows, raw, seed=0, split="val") < 0.4
     # the test corpus holds none of the validation split's documents
     assert _recall_at_3(rows, gold, seed=0, split="test") == 0
+
+
+def test_groundedness_is_scored_again_on_its_test_rows_loosened_into_prose(model, tmp_path):
+    import json
+
+    from alora_chain import Intrinsic
+    from alora_chain.recipes import _score_prose_test
+    from alora_chain.resources import builtin_intrinsics_dir
+
+    shipped = builtin_intrinsics_dir() / "groundedness"
+    got = _score_prose_test("groundedness", tmp_path, model, Intrinsic.load(shipped), None, seed=0, limit=2)
+    plain = [json.loads(line) for line in (shipped / "test.jsonl").read_text().splitlines()]
+    loose = [json.loads(line) for line in (tmp_path / "test_prose.jsonl").read_text().splitlines()]
+    assert [(r["messages"], r["target"]) for r in loose] == [(r["messages"], r["target"]) for r in plain]
+    assert sum(a["documents"] != b["documents"] for a, b in zip(loose, plain)) > len(plain) // 2
+    assert got["examples"] == 2 and got["prose"] == RECIPES["groundedness"].prose_test
+    assert set(got["paths"]) == {"alora", "prompt"} and "prompt" in got["gaps"]
