@@ -283,6 +283,7 @@ def _words(text: str) -> list[str]:
 
 def test_loosened_groundedness_documents_state_the_same_facts_in_looser_prose():
     from alora_chain.datagen.groundedness import generate, generate_items
+    from alora_chain.datagen.prose import CONTINUATIONS
 
     plain, loose = generate("train", 120), generate("train", 120, prose=0.5)
     assert generate("train", 120, prose=0.0) == plain  # off: the rows exactly as before
@@ -298,6 +299,10 @@ def test_loosened_groundedness_documents_state_the_same_facts_in_looser_prose():
     assert changed > 60, changed  # documents that were rewritten
     assert any(", and it " in d or ", and he " in d or ", and she " in d for r in loose for d in r["documents"])
     assert not any(". the " in d or ". it " in d for r in loose for d in r["documents"])
+    # and a sentence goes on straight after its value, with no comma ("in 2019 to mixed reviews")
+    after = [p for phrases in CONTINUATIONS.values() for p in phrases]
+    assert sum(any(f"{v} {p}" in d for p in after for _, v in r["meta"]["claims"])
+               for r in loose if r["target"] == "grounded" for d in r["documents"]) > 5
     for field in ("template_ids",):  # the phrases, too, are split by template
         train = {x for r in generate_items("train", 300, prose=0.5) for x in r["meta"][field]}
         test = {x for r in generate("test", 200, prose=0.5) for x in r["meta"][field]}

@@ -113,13 +113,23 @@ def document(
     attrs: list[str],
     values: dict[str, str] | None = None,
     neutral: float = 0.35,
+    after_value: Callable[[str, str, str], tuple[str, str | None]] | None = None,
 ) -> tuple[str, list[str]]:
-    """A 1-4 sentence document about ``entity`` stating exactly ``attrs``."""
+    """A 1-4 sentence document about ``entity`` stating exactly ``attrs``.
+
+    ``after_value(attr, template, sentence)`` may let a fact sentence go on after its value
+    (:func:`alora_chain.datagen.prose.continue_after_value`); it draws from its own generator,
+    so ``rng``'s draws, and the rows made without it, stay the same.
+    """
     values = values or {}
     sentences, tids = [], []
     for i, attr in enumerate(rng.sample(attrs, len(attrs))):
         refer = "name" if i == 0 or rng.random() < 0.5 else "pronoun"
         text, tid = fact(rng, split, entity, attr, values.get(attr), refer)
+        if after_value is not None:
+            template = statements.FACTS[attr][int(tid.rsplit("/", 1)[1])]  # ids are list positions
+            text, phrase_id = after_value(attr, template, text)
+            tids += [phrase_id] if phrase_id else []
         sentences.append(text)
         tids.append(tid)
     if len(sentences) < 4 and rng.random() < neutral:

@@ -8,10 +8,11 @@ document support every claim of the reply?
 from __future__ import annotations
 
 import random
+from functools import partial
 
 from . import dialog
 from .kb import KIND_ATTRS, build_world, fresh_value, perturb
-from .prose import loosen
+from .prose import continue_after_value, loosen
 
 MAX_WORDS = 250
 # How an ungrounded reply goes wrong.
@@ -29,8 +30,9 @@ def _gold_attrs(rng: random.Random, attr: str, others: list[str], case: str) -> 
     return [attr, *rng.sample(others, rng.randint(0, 2))]
 
 
-def _row(rng: random.Random, world, split: str, grounded: bool) -> tuple[dict, list[str]]:
-    """The row, and how each of its documents relates to the reply (see ``_item_row``)."""
+def _row(rng: random.Random, world, split: str, grounded: bool, after_value=None) -> tuple[dict, list[str]]:
+    """The row, and how each of its documents relates to the reply (see ``_item_row``);
+    ``after_value``: see :func:`alora_chain.datagen.dialog.document`."""
     entity = world.pick(rng)
     attr = rng.choice(KIND_ATTRS[entity.kind])
     others = [a for a in KIND_ATTRS[entity.kind] if a != attr]
@@ -44,7 +46,7 @@ def _row(rng: random.Random, world, split: str, grounded: bool) -> tuple[dict, l
 
     case = "faithful" if grounded else rng.choice(FAILURES)
     gold_attrs = _gold_attrs(rng, attr, others, case)
-    docs = [dialog.document(rng, split, entity, gold_attrs)]
+    docs = [dialog.document(rng, split, entity, gold_attrs, after_value=after_value)]
     roles = ["gold" if grounded else f"own_{case}"]
     true = entity.attrs[attr]
     claims = [(attr, true)]
@@ -56,7 +58,7 @@ def _row(rng: random.Random, world, split: str, grounded: bool) -> tuple[dict, l
         value = look_alike.attrs[attr]
         if value == true:
             value = perturb(rng, world, entity, attr, true)
-        docs.append(dialog.document(rng, split, look_alike, [attr], values={attr: value}))
+        docs.append(dialog.document(rng, split, look_alike, [attr], values={attr: value}, after_value=after_value))
         roles.append("look_alike")
         eids.append(look_alike.id)
         if case == "wrong_entity":
@@ -76,7 +78,8 @@ def _row(rng: random.Random, world, split: str, grounded: bool) -> tuple[dict, l
         eids.append(distractor.id)
         docs.append(
             dialog.document(
-                rng, split, distractor, rng.sample(KIND_ATTRS[distractor.kind], rng.randint(1, 2))
+                rng, split, distractor, rng.sample(KIND_ATTRS[distractor.kind], rng.randint(1, 2)),
+                after_value=after_value,
             )
         )
         roles.append("other_entity")
@@ -116,8 +119,18 @@ def generate(split: str, n: int, seed: int = 0, prose: float = 0.0) -> list[dict
     :func:`alora_chain.datagen.prose.loosen`); 0 leaves the rows exactly as they were."""
     rng = random.Random(f"groundedness:{split}:{seed}")
     world = build_world(split, seed, size=max(30, n // 3))
-    rows = dialog.balanced(rng, n, lambda positive: _row(rng, world, split, grounded=positive)[0], MAX_WORDS)
+    after = _after_value("groundedness", split, seed, prose)
+    rows = dialog.balanced(
+        rng, n, lambda positive: _row(rng, world, split, grounded=positive, after_value=after)[0], MAX_WORDS
+    )
     return _loosened(rows, split, seed, prose)
+
+
+def _after_value(stream: str, split: str, seed: int, prose: float):
+    """The hook that lets fact sentences go on after their value, or None when ``prose`` is 0."""
+    if not prose:
+        return None
+    return partial(continue_after_value, random.Random(f"prose-after:{stream}:{split}:{seed}"), split, prose)
 
 
 def _loosened(rows: list[dict], split: str, seed: int, prose: float) -> list[dict]:
@@ -130,13 +143,16 @@ def _loosened(rows: list[dict], split: str, seed: int, prose: float) -> list[dic
 ITEM_NEGATIVES = {"own": 3, "look_alike": 2, "other_entity": 1}
 
 
-def _item_row(rng: random.Random, world, split: str, grounded: bool) -> dict:
+def _item_row(rng: random.Random, world, split: str, grounded: bool, after_value=None) -> dict:
     """A one-document row cut from a full row that has the wanted kind of document."""
     want = "gold" if grounded else rng.choices(list(ITEM_NEGATIVES), weights=list(ITEM_NEGATIVES.values()))[0]
     while True:
         # A look-alike's document sits beside a faithful reply (where it contradicts it) or an
         # ungrounded one (where it is the source of the borrowed value): draw both.
-        row, roles = _row(rng, world, split, grounded=grounded or (want == "look_alike" and rng.random() < 0.5))
+        row, roles = _row(
+            rng, world, split, grounded=grounded or (want == "look_alike" and rng.random() < 0.5),
+            after_value=after_value,
+        )
         picks = [i for i, role in enumerate(roles) if role == want or role.startswith(f"{want}_")]
         if picks:
             break
@@ -150,5 +166,8 @@ def generate_items(split: str, n: int, seed: int = 0, prose: float = 0.0) -> lis
     """One-document rows, balanced: does this document support every claim of the reply?"""
     rng = random.Random(f"groundedness-items:{split}:{seed}")
     world = build_world(split, seed, size=max(30, n // 3))
-    rows = dialog.balanced(rng, n, lambda positive: _item_row(rng, world, split, grounded=positive), MAX_WORDS)
+    after = _after_value("groundedness-items", split, seed, prose)
+    rows = dialog.balanced(
+        rng, n, lambda positive: _item_row(rng, world, split, grounded=positive, after_value=after), MAX_WORDS
+    )
     return _loosened(rows, split, seed, prose)

@@ -3,10 +3,12 @@
 The generators' documents state one fact per sentence and end each sentence at its value
 ("The Harbor Museum opened in 1987."). Written text goes on after the value ("... opened its
 doors in 1987 on Pier 4") and joins facts ("... weighs 180 grams, and it comes in blue"); an
-adapter that only saw the first kind reads the trailing words as a mismatch. :func:`loosen`
-rewrites a row's documents that way without changing what they state, so its label stands.
+adapter that only saw the first kind reads the trailing words as a mismatch. Two steps, neither
+changing what a document states, so a row's label stands: :func:`continue_after_value` lets a
+fact sentence go on after its value as it is written (per attribute, no comma), and
+:func:`loosen` then adds comma clauses and joins sentences of the finished documents.
 
-It draws from its own generator, seeded per row: rows made without it stay exactly as they were.
+Both draw from generators of their own: rows made without them stay exactly as they were.
 Phrase lists follow :mod:`alora_chain.datagen.phrasing` (ids by position, 60/20/20 splits,
 append only).
 """
@@ -17,8 +19,123 @@ import random
 import re
 
 from .dialog import pick
-from .phrasing import lines
+from .phrasing import blocks, lines
 
+# Said straight after a value, per attribute, with no comma ("opened in 1987 on Pier 4"): where
+# a person goes on, and where an adapter that saw only sentences ending at the value balks. None
+# states another attribute or changes the value's meaning.
+CONTINUATIONS = blocks(
+    """
+[birth_year]
+in a small village
+in the middle of a cold winter
+to a family of teachers
+during a long strike
+in a hospital by the sea
+[city]
+with family
+near the old harbour
+in a flat above a bakery
+close to the town centre
+in a quiet street
+[profession]
+on weekdays
+with many years of experience
+on a freelance basis
+by training
+in shifts
+[employer]
+on a full-time contract
+in a senior role
+since leaving university
+as part of a small team
+on a temporary basis
+[price]
+before tax
+at most shops
+in its basic version
+without any discounts
+at launch
+[battery]
+with the screen at half brightness
+in normal use
+under light use
+with wireless switched off
+on its default settings
+[weight]
+without its case
+including the battery
+in its lightest version
+with the strap attached
+straight out of the box
+[colour]
+with silver trim
+with a matte texture
+in most shops
+in its standard edition
+with matching accessories
+[release_year]
+after a long delay
+to mixed reviews
+in time for the holidays
+after two years of development
+with little fanfare
+[population]
+at the last census
+in the most recent count
+across its districts
+including outlying farms
+by the latest estimate
+[river]
+near the old mill
+along its southern edge
+at a wide bend
+just below a weir
+for most of its length
+[founded]
+in difficult times
+with only a handful of people
+after years of planning
+near the old harbour
+under a different name
+[headquarters]
+in a converted warehouse
+near the railway station
+on the edge of town
+in a glass tower
+on a business park
+[ceo]
+with a small board
+from a home office
+after a reshuffle
+together with two deputies
+on a day-to-day basis
+[employees]
+across three sites
+in total
+including part-time staff
+at the last count
+worldwide
+[month]
+in the main square
+on the old fairground
+whatever the weather
+along the seafront
+in the town park
+[first_held]
+in a small field
+with a few hundred guests
+as a one-day affair
+in the old market hall
+on a shoestring budget
+[visitors]
+from around the region
+over its three days
+from many countries
+on average
+of all ages
+"""
+)
 # Said after a fact's value; none states an attribute, so a document keeps exactly its facts.
 TRAILING = lines(
     """
@@ -67,6 +184,21 @@ _COMMON_OPENERS = set(
 )
 # a sentence ends at ". " before a capital: "4.5 hours" and "$1.50" stay whole
 _SENTENCE_END = re.compile(r"(?<=\.)\s+(?=[A-Z])")
+
+
+def continue_after_value(
+    rng: random.Random, split: str, rate: float, attr: str, template: str, text: str
+) -> tuple[str, str | None]:
+    """``text`` (a fact sentence from ``template``) going on after its value with probability
+    ``rate``, and the phrase's template id; unchanged (id None) otherwise, and always when the
+    template does not end at the value ("{value} employs {obj}.").
+
+    Example: "The Harbor Museum opened in 1987." -> "The Harbor Museum opened in 1987 in difficult times."
+    """
+    if not template.endswith("{value}.") or attr not in CONTINUATIONS or rng.random() >= rate:
+        return text, None
+    tid, phrase = pick(rng, split, f"prose:after:{attr}", CONTINUATIONS[attr])
+    return f"{text[:-1]} {phrase}.", tid
 
 
 def loosen(row: dict, split: str, seed: int, index: int, rate: float) -> dict:
