@@ -158,8 +158,8 @@ def prose_section(results: dict) -> str:
     return f"""
 ### The same test rows, documents loosened into prose (`test_prose.jsonl`)
 
-Each document sentence given a detail after its value or joined to the next at rate {prose["prose"]}
-(`alora_chain.datagen.prose`): the same {prose["examples"]} conversations, replies and labels.
+Each fact sentence, at rate {prose["prose"]} each, goes on after its value, gains a comma clause, or is
+joined to the next (`alora_chain.datagen.prose`): the same {prose["examples"]} conversations, replies and labels.
 
 {results_table(prose)}
 

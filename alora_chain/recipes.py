@@ -122,15 +122,25 @@ RECIPES: dict[str, Recipe] = {
         "one document, so a reply whose claims are spread over several documents can be judged ungrounded; "
         "hand-written checks (tests/data/builtin_examples.jsonl): a document sentence that goes on "
         "after the value (\"opened its doors in 1987 on Pier 4\") makes a faithful reply look "
-        "ungrounded (P(grounded) 0.02-0.35; 1.00 without the trailing phrase); the generator's "
-        "documents state one fact per sentence",
+        "ungrounded (P(grounded) 0.02-0.35; 1.00 without the trailing phrase), although the test "
+        "rows with their documents loosened that way and others (test_prose.jsonl, below) score "
+        "no lower than the plain ones: the generated continuations do not reproduce that miss",
         tried="v0.1 (q/k/v, 320 rows x 5 epochs, reply only in the conversation): 0.44 validation "
         "accuracy, 0.50 on this test split; all linear layers, lr 1e-3, 640 rows x 4 epochs: 0.52 "
         "validation accuracy (AUROC 0.65); v0.2 (960 rows x 4 epochs, all documents in one call, "
         "shipped before this one): 0.78 validation accuracy, 0.80 on this test split (AUROC 0.85), "
         "right on 24 of 32 faithful and 1 of 5 borrowed-value validation rows; v0.2's adapter per "
         "document, untrained: 0.84 validation accuracy; v0.2 settings with 1,280 rows x 3 epochs: "
-        "best validation loss 0.187 against v0.2's 0.153",
+        "best validation loss 0.187 against v0.2's 0.153; this adapter trained on for 2 epochs over "
+        "1,280 new one-document rows whose documents were loosened into prose (`--init-from "
+        "intrinsics/groundedness --train-rows 1280 --epochs 2 --data data/groundedness-prose1280`), "
+        "chosen on validation (96 rows, plain and loosened the same way) against this adapter: "
+        "comma clauses and joined sentences (`--prose 0.5`, before sentences could go on after the "
+        "value; 1,805 s) 0.948 plain and 0.948 loosened (this adapter 0.958 and 0.969: comma clauses "
+        "did not trouble it); with sentences also going on after the value (`--prose 0.35`, "
+        "`--data data/groundedness-prose035-1280`; 1,653 s) 0.906 and 0.927 (this adapter 0.958 and "
+        "0.948): every faithful reply on the loosened split accepted (48 of 48, this adapter 46), "
+        "but look-alike values caught less often (16 of 19 against 17; plain 15 against 18)",
     ),
     "requirement_check": Recipe(
         f"Does the last assistant reply satisfy the requirement? {_BOOL}.",
@@ -363,13 +373,12 @@ def evaluate_builtin(
     if split == "test":
         shutil.copy(paths["test"], folder / "test.jsonl")
         write_card(folder, results, RECIPES[name].tried, RECIPES[name].limits, RECIPES[name].stages)
-    print(
-        json.dumps(
-            {k: v for k, v in results.items() if k != "paths"}
-            | {p: v["metrics"] for p, v in results["paths"].items()},
-            indent=1,
-        )
-    )
+    def figures(scored: dict) -> dict:  # without the per-row answers, which stay in results.json
+        return {k: v for k, v in scored.items() if k not in ("paths", "prose_test")} | {
+            p: v["metrics"] for p, v in scored["paths"].items()
+        }
+
+    print(json.dumps(figures(results) | ({"prose_test": figures(results["prose_test"])} if "prose_test" in results else {}), indent=1))
     return results
 
 

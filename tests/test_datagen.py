@@ -225,6 +225,16 @@ def test_shipped_test_splits_are_what_the_generators_write(name):
     assert written == shipped
 
 
+def test_shipped_prose_test_split_is_what_the_generator_writes():
+    from alora_chain.recipes import RECIPES
+    from alora_chain.resources import builtin_intrinsics_dir
+
+    recipe = RECIPES["groundedness"]
+    shipped = (builtin_intrinsics_dir() / "groundedness" / "test_prose.jsonl").read_text(encoding="utf-8")
+    written = GENERATORS["groundedness"]("test", recipe.sizes[2], prose=recipe.prose_test)
+    assert [json.dumps(row, ensure_ascii=False) for row in written] == shipped.splitlines()
+
+
 def test_answerability_item_rows_are_balanced_one_document_rows_apart_from_the_test_split():
     items = ITEM_GENERATORS["answerability"]("train", 300)
     assert all(len(row["documents"]) == 1 for row in items)
