@@ -115,8 +115,9 @@ def _row(rng: random.Random, world, split: str, grounded: bool, after_value=None
 
 
 def generate(split: str, n: int, seed: int = 0, prose: float = 0.0) -> list[dict]:
-    """Rows with 1-4 documents; ``prose``: how often a document sentence is loosened (see
-    :func:`alora_chain.datagen.prose.loosen`); 0 leaves the rows exactly as they were."""
+    """Rows with 1-4 documents; ``prose``: the rate at which a document sentence goes on after
+    its value, gains a comma clause or joins the next (:mod:`alora_chain.datagen.prose`); 0
+    leaves the rows exactly as they were."""
     rng = random.Random(f"groundedness:{split}:{seed}")
     world = build_world(split, seed, size=max(30, n // 3))
     after = _after_value("groundedness", split, seed, prose)

@@ -2,8 +2,9 @@
 
 The generators' documents state one fact per sentence and end each sentence at its value
 ("The Harbor Museum opened in 1987."). Written text goes on after the value ("... opened its
-doors in 1987 on Pier 4") and joins facts ("... weighs 180 grams, and it comes in blue"); an
-adapter that only saw the first kind reads the trailing words as a mismatch. Two steps, neither
+doors in 1987 on Pier 4") and joins facts ("... weighs 180 grams, and it comes in blue"), and
+an adapter trained on the first kind was seen to balk at the second (groundedness's card). Two
+steps, neither
 changing what a document states, so a row's label stands: :func:`continue_after_value` lets a
 fact sentence go on after its value as it is written (per attribute, no comma), and
 :func:`loosen` then adds comma clauses and joins sentences of the finished documents.
@@ -21,9 +22,8 @@ import re
 from .dialog import pick
 from .phrasing import blocks, lines
 
-# Said straight after a value, per attribute, with no comma ("opened in 1987 on Pier 4"): where
-# a person goes on, and where an adapter that saw only sentences ending at the value balks. None
-# states another attribute or changes the value's meaning.
+# Said straight after a value, per attribute, with no comma ("opened in 1987 on Pier 4"), as a
+# person goes on. None states another attribute or changes the value's meaning.
 CONTINUATIONS = blocks(
     """
 [birth_year]
@@ -193,7 +193,7 @@ def continue_after_value(
     ``rate``, and the phrase's template id; unchanged (id None) otherwise, and always when the
     template does not end at the value ("{value} employs {obj}.").
 
-    Example: "The Harbor Museum opened in 1987." -> "The Harbor Museum opened in 1987 in difficult times."
+    Example: "Kestreldale was founded in 1700." -> "Kestreldale was founded in 1700 after years of planning."
     """
     if not template.endswith("{value}.") or attr not in CONTINUATIONS or rng.random() >= rate:
         return text, None
