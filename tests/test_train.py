@@ -108,7 +108,7 @@ def test_training_can_start_from_another_adapter(colour_spec, tmp_path):
 
 def test_bf16_training_runs_under_autocast_and_tracks_fp32(colour_spec, tmp_path):
     """bf16 changes the arithmetic (the losses differ) but not what is learned (they stay close)."""
-    data = _write(tmp_path / "train.jsonl", _colour_rows(8, seed=4))
+    data = _write(tmp_path / "train.jsonl", _colour_rows(16, seed=4))
     config = dict(epochs=1, batch_size=4, lr=2e-3, val_fraction=0.25)
     fp32 = train(data, colour_spec, tmp_path / "fp32", TrainConfig(**config), progress=False)
     bf16 = train(data, colour_spec, tmp_path / "bf16", TrainConfig(**config, precision="bf16"), progress=False)
