@@ -113,7 +113,9 @@ def test_bf16_training_runs_under_autocast_and_tracks_fp32(colour_spec, tmp_path
     fp32 = train(data, colour_spec, tmp_path / "fp32", TrainConfig(**config), progress=False)
     bf16 = train(data, colour_spec, tmp_path / "bf16", TrainConfig(**config, precision="bf16"), progress=False)
     assert fp32.best_val_loss != bf16.best_val_loss
-    assert abs(fp32.best_val_loss - bf16.best_val_loss) < 0.05 * fp32.best_val_loss
+    # within 10%: 5.1-6.2% measured on a 2-core AVX2-only VM (no bf16 instructions: other
+    # kernels, coarser sums), under 5% on one with AVX512-BF16; ignoring the flag fails above
+    assert abs(fp32.best_val_loss - bf16.best_val_loss) < 0.10 * fp32.best_val_loss
     assert ac.Intrinsic.load(tmp_path / "bf16").training["config"]["precision"] == "bf16"
     with pytest.raises(ac.errors.InvalidArgumentError, match="precision"):
         TrainConfig(precision="fp16")
