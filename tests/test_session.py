@@ -156,6 +156,32 @@ def test_base_generation_after_invocations_equals_fresh_session(model, choice_in
     assert_cache_matches_transcript(model, s)
 
 
+def test_base_forward_with_adapters_loaded_equals_bare_model_without_peft_switching(
+    model, choice_intrinsic, text_intrinsic, monkeypatch
+):
+    """Base forwards flip each injected layer off and back, not PEFT's switch, whose cost grows
+    with every adapter loaded (it resets requires_grad on all of them, per generated token)."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    choice_intrinsic.bind(model)
+    text_intrinsic.bind(model)
+    ids = torch.tensor([conversation_ids(model.tokenizer, _session(model, "multi").transcript)])
+    with model.lock, torch.inference_mode():
+        with model.peft.disable_adapter():  # PEFT's own way, as the reference
+            expected = model.hf(input_ids=ids).logits[0, -1]
+    switches = []
+    monkeypatch.setattr(BaseTunerLayer, "enable_adapters", lambda self, on: switches.append(on))
+    monkeypatch.setattr(BaseTunerLayer, "set_adapter", lambda self, *a, **k: switches.append(a))
+    ours = model.forward(ids, None)[0, -1]
+    assert switches == []
+    assert torch.allclose(ours, expected, atol=1e-5)
+    assert not any(layer.disable_adapters for layer in model.peft.modules() if isinstance(layer, BaseTunerLayer))
+    monkeypatch.undo()
+    with model.peft.disable_adapter():  # adapters someone else switched off stay off afterwards
+        model.forward(ids, None)
+        assert all(layer.disable_adapters for layer in model.peft.modules() if isinstance(layer, BaseTunerLayer))
+
+
 def test_fork_isolation(model):
     parent = _session(model, "multi")
     before = parent.token_ids
