@@ -323,7 +323,7 @@ def _converted_folder(gguf: Path) -> Path:
         head = hashlib.sha256(f.read(1 << 20)).hexdigest()[:12]
     key = f"{gguf.name.split('.')[0]}-{gguf.stat().st_size}-{head}-v{_CONVERSION_VERSION}"
     folder = cache_root() / "models" / key
-    if (folder / "model.safetensors").is_file() and (folder / "config.json").is_file():
+    if _is_converted(folder):
         return folder
     from rich.console import Console
 
@@ -346,14 +346,24 @@ def _converted_folder(gguf: Path) -> Path:
                 del hf.config.quantization_config
             hf.save_pretrained(tmp, safe_serialization=True)
             tokenizer.save_pretrained(tmp)
+        if _is_converted(folder):  # another process (a test worker, a notebook) finished first
+            return folder  # keep its copy, which it may be reading now; ours is removed below
         if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)  # atomic: a half-written conversion is never picked up
+            shutil.rmtree(folder)  # a broken leftover
+        try:
+            tmp.rename(folder)  # atomic: a half-written conversion is never picked up
+        except OSError:
+            if not _is_converted(folder):  # not a race lost to a finished conversion
+                raise
         console.print(f"[green]Converted model cached in {folder}[/]")
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def _is_converted(folder: Path) -> bool:
+    return (folder / "model.safetensors").is_file() and (folder / "config.json").is_file()
 
 
 def _refuse_pickled_model(folder: Path) -> None:
