@@ -532,6 +532,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--train-seed", type=int, default=None,
+        help="seed of the adapter's initialisation and batch order only, on the same data "
+        "(default: --seed); several show how much a figure moves between training runs",
+    )
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--data-only", action="store_true")
     parser.add_argument("--evaluate", action="store_true", help="score OUT on the test split, write its card")
@@ -602,7 +607,7 @@ def main(argv: list[str] | None = None) -> None:
         target_modules=modules,
         patience=args.patience or recipe.patience,
         warmup_steps=5,
-        seed=args.seed,
+        seed=args.seed if args.train_seed is None else args.train_seed,
         init_from=_adapter_folder(recipe.init_from),
         precision=recipe.precision,
     )

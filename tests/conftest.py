@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 import alora_chain as ac
 from alora_chain.standin import random_intrinsic
 
 _counter = itertools.count()
+
+
+def pytest_configure(config):
+    """Under pytest-xdist each worker, and each process it starts (notebook kernels, CLIs), gets
+    its share of the cores: with torch's default of every core each, two workers oversubscribed
+    this 2-core CPU and a notebook took 177 s instead of 30."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        share = max(1, (os.cpu_count() or 1) // int(workers))
+        torch.set_num_threads(share)
+        os.environ["OMP_NUM_THREADS"] = str(share)
 
 
 @pytest.fixture(scope="session")
