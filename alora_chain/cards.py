@@ -233,14 +233,25 @@ def baseline_note(baseline: dict | None, training: dict) -> str:
     )
 
 
+def _seeds_note(seeds: str) -> str:
+    if not seeds:
+        return ""
+    return (
+        "\nOther training seeds (`--train-seed N`: the same data, settings and test rows, another "
+        f"initialisation and batch order), aLoRA and LoRA alike: {seeds}.\n"
+    )
+
+
 def write_card(
-    folder: Path, results: dict, tried: str = "", limits: str = "", stages: tuple[str, ...] = ()
+    folder: Path, results: dict, tried: str = "", limits: str = "", stages: tuple[str, ...] = (),
+    *, seeds: str = "",
 ) -> Path:
     """Write ``folder/README.md`` for the trained intrinsic in ``folder``; ``tried`` lists other
     settings that were measured and not shipped, so a reader sees what did not work, and
     ``limits`` what the shipped adapter is known to get wrong (measured on validation).
     ``stages``: the recipes arguments, one training run each, that made the adapter when the
-    recipe's defaults alone do not (a run continued from an earlier one)."""
+    recipe's defaults alone do not (a run continued from an earlier one). ``seeds``: the figures
+    of the same recipe trained with other ``--train-seed`` values, aLoRA and LoRA alike."""
     spec = Intrinsic.load(folder)
     training = spec.training
     args = ", ".join(f"`{k}: {v}`" for k, v in spec.arguments.items()) or "none"
@@ -296,7 +307,7 @@ def write_card(
 {lora_note}{prose_section(results)}
 Targets (measured above, never tuned on this split):
 {chr(10).join("- " + v for v in [*verdicts(results), training_verdict(training)])}
-{_INTERVALS if results.get("gaps") else ""}{f"{chr(10)}Known limits: {limits}.{chr(10)}" if limits else ""}{f"{chr(10)}Also tried, not shipped: {tried}.{chr(10)}" if tried else ""}
+{_INTERVALS if results.get("gaps") else ""}{_seeds_note(seeds)}{f"{chr(10)}Known limits: {limits}.{chr(10)}" if limits else ""}{f"{chr(10)}Also tried, not shipped: {tried}.{chr(10)}" if tried else ""}
 ## Reproduce
 
 ```bash

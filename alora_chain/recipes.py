@@ -54,6 +54,9 @@ class Recipe:
     # > 0: the test rows are scored a second time with their documents loosened into prose at
     # this rate (test_prose.jsonl, shipped beside test.jsonl; see alora_chain.datagen.prose)
     prose_test: float = 0.0
+    # the same recipe trained again with other --train-seed values (aLoRA and LoRA), scored on
+    # the test rows: how far a figure moves between training runs, for its card
+    seeds: str = ""
 
 
 _BOOL = "value is True for the positive label; score is its probability"
@@ -372,7 +375,8 @@ def evaluate_builtin(
         results["prose_test"] = _score_prose_test(name, folder, model, intrinsic, baseline, seed, limit)
     if split == "test":
         shutil.copy(paths["test"], folder / "test.jsonl")
-        write_card(folder, results, RECIPES[name].tried, RECIPES[name].limits, RECIPES[name].stages)
+        recipe = RECIPES[name]
+        write_card(folder, results, recipe.tried, recipe.limits, recipe.stages, seeds=recipe.seeds)
     def figures(scored: dict) -> dict:  # without the per-row answers, which stay in results.json
         return {k: v for k, v in scored.items() if k not in ("paths", "prose_test")} | {
             p: v["metrics"] for p, v in scored["paths"].items()

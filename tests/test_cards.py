@@ -70,10 +70,12 @@ def test_card_states_per_item_reading_known_limits_and_what_was_tried(tmp_path):
     folder = tmp_path / "answerability"
     shutil.copytree(builtin_intrinsics_dir() / "answerability", folder)
     results = json.loads((folder / "results.json").read_text())
-    card = write_card(folder, results, tried="a smaller run", limits="misses X").read_text()
+    card = write_card(folder, results, tried="a smaller run", limits="misses X", seeds="0.9 and 0.8").read_text()
     assert "one call per item of `documents`, combined with `any` (P = the largest item probability)" in card
     assert "Known limits: misses X." in card and "Also tried, not shipped: a smaller run." in card
-    assert card.index("Known limits") < card.index("Also tried")
+    assert "Other training seeds (`--train-seed N`" in card and "aLoRA and LoRA alike: 0.9 and 0.8." in card
+    assert card.index("Other training seeds") < card.index("Known limits") < card.index("Also tried")
+    assert "Other training seeds" not in write_card(folder, results).read_text()
 
 
 def test_a_card_lists_each_training_stage_when_the_recipe_names_them(tmp_path):
