@@ -212,6 +212,29 @@ def test_switching_adapters_sets_layers_directly_and_matches_peft_set_adapter(
     assert not torch.allclose(base, expected[names[1]], atol=1e-3)
 
 
+def test_adapters_with_auxiliary_modules_still_switch_through_peft():
+    """An adapter that trains whole modules (``modules_to_save``) keeps PEFT's switch, which
+    also switches those copies; setting the LoRA layers alone would apply the wrong norm."""
+    from peft import LoraConfig
+
+    model = ac.load_model()  # its own instance: the wrapped norm must not leak into other tests
+    for name in ("aux_a", "aux_b"):
+        config = LoraConfig(r=4, target_modules=["q_proj"], modules_to_save=["model.norm"],
+                            init_lora_weights=False, task_type="CAUSAL_LM")
+        model.add_fresh_adapter(name, config)
+    with torch.no_grad():
+        model.peft.base_model.model.model.norm.modules_to_save["aux_b"].weight.mul_(2.0)
+    ids = torch.tensor([conversation_ids(model.tokenizer, _session(model, "multi").transcript)])
+    expected = {}
+    with torch.inference_mode():
+        for name in ("aux_a", "aux_b"):
+            model.peft.set_adapter(name)
+            expected[name] = model.peft(input_ids=ids).logits[0, -1]
+    assert not torch.allclose(expected["aux_a"], expected["aux_b"], atol=1e-3)
+    for name in ("aux_a", "aux_b", "aux_a"):
+        assert torch.allclose(model.forward(ids, None, adapter=name)[0, -1], expected[name], atol=1e-4)
+
+
 def test_fork_isolation(model):
     parent = _session(model, "multi")
     before = parent.token_ids
