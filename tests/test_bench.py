@@ -34,3 +34,23 @@ def test_tiny_bench_writes_complete_results(model, tmp_path):
     names = {t["name"] for t in data["targets"]}
     assert "aLoRA / floor (worst cell)" in names and any(n.startswith("2 intrinsics") for n in names)
     assert len(tables(results)) == 5
+
+
+def test_switching_bench_times_both_switches_and_restores_models_own(model, monkeypatch):
+    """The switching benchmark really runs PEFT's switch in its PEFT rounds, and leaves Model's."""
+    from peft import PeftModel
+
+    import alora_chain as ac
+    from alora_chain.bench.switching import measure
+    from alora_chain.intrinsic import builtin
+
+    for name in ac.intrinsics():  # bound first, so every PEFT switch counted below is measure's
+        builtin(name).bind(model)
+    peft_switches = []
+    real = PeftModel.set_adapter
+    monkeypatch.setattr(PeftModel, "set_adapter", lambda self, name, **kw: peft_switches.append(name) or real(self, name, **kw))
+    [row] = measure(model, [6], calls_per_count=4)
+    assert row.adapters_loaded >= 6
+    assert min(row.peft_switch_ms, row.model_switch_ms, row.peft_call_ms, row.model_call_ms) > 0
+    assert len(peft_switches) == 40 + 4  # the timed switches, and one per call in the PEFT round
+    assert "_activate" not in vars(model)  # Model's own switch is back
