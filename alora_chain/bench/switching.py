@@ -6,7 +6,8 @@ Binds the six built-ins, then loads copies of one built-in's adapter under new n
 count in ``--loaded``. At each count it times one switch between two built-ins through
 ``PeftModel.set_adapter`` and through ``Model``'s own switch (setting each injected layer's active
 adapter), then calls alternating between ``context_relevance`` and ``certainty`` on a short chat
-with either switch in place (median of ``--calls``, the two switches interleaved call by call).
+with either switch in place (median of ``--calls`` each, the two switches taking turns by
+rounds of four calls).
 """
 
 from __future__ import annotations
