@@ -69,10 +69,10 @@ def measure(model: Model, counts: list[int], calls_per_count: int) -> list[Switc
     import alora_chain as ac
     from alora_chain.intrinsic import builtin
 
-    for name in ac.intrinsics():
-        builtin(name).bind(model)
-    pair = [builtin("context_relevance").bind(model), builtin("certainty").bind(model)]
-    copied = builtin("certainty").adapter_path
+    intrinsics = {name: builtin(name) for name in ac.intrinsics()}
+    bound = {name: intrinsic.bind(model) for name, intrinsic in intrinsics.items()}
+    pair = [bound["context_relevance"], bound["certainty"]]
+    copied = intrinsics["certainty"].adapter_path
     session = ac.Session(model, system="You are a helpful assistant.")
     session.user("Who rebuilt the Ossel bridge?").assistant("Tobias Marr rebuilt it in 1702.")
     calls = [
