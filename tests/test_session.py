@@ -15,6 +15,12 @@ DOCS = ["The Ossel bridge was rebuilt in 1702 by Tobias Marr.", "Brimwick has 48
 TOL = 1e-3
 
 
+# The call shape Model.forward uses for one next-token step. References that test *how* adapters
+# are switched use it too, so the only difference left is the switch: the lm_head over all
+# positions rounds the last row differently (1.6e-5 here; a CI CPU went past allclose's bound).
+_LAST_LOGITS_ONLY = {"use_cache": False, "logits_to_keep": 1}
+
+
 def _session(model, history: str) -> ac.Session:
     s = ac.Session(model, system="You are a helpful assistant.")
     if history == "short":
@@ -168,13 +174,13 @@ def test_base_forward_with_adapters_loaded_equals_bare_model_without_peft_switch
     ids = torch.tensor([conversation_ids(model.tokenizer, _session(model, "multi").transcript)])
     with model.lock, torch.inference_mode():
         with model.peft.disable_adapter():  # PEFT's own way, as the reference
-            expected = model.hf(input_ids=ids).logits[0, -1]
+            expected = model.hf(**_LAST_LOGITS_ONLY, input_ids=ids).logits[0, -1]
     switches = []
     monkeypatch.setattr(BaseTunerLayer, "enable_adapters", lambda self, on: switches.append(on))
     monkeypatch.setattr(BaseTunerLayer, "set_adapter", lambda self, *a, **k: switches.append(a))
     ours = model.forward(ids, None)[0, -1]
     assert switches == []
-    assert torch.allclose(ours, expected, atol=1e-5)
+    assert torch.allclose(ours, expected, atol=1e-5)  # same computation but for the off switch
     layers = [layer for layer in model.peft.modules() if isinstance(layer, BaseTunerLayer)]
     assert not any(layer.disable_adapters for layer in layers)
     monkeypatch.undo()
@@ -197,7 +203,7 @@ def test_switching_adapters_sets_layers_directly_and_matches_peft_set_adapter(
     with model.lock, torch.inference_mode():
         for name in names:  # PEFT's own switch, as the reference
             model.peft.set_adapter(name)
-            expected[name] = model.peft(input_ids=ids, alora_offsets=[4]).logits[0, -1]
+            expected[name] = model.peft(**_LAST_LOGITS_ONLY, input_ids=ids, alora_offsets=[4]).logits[0, -1]
     assert not torch.allclose(*expected.values(), atol=1e-3)  # the two adapters tell apart
     switches = []
     monkeypatch.setattr(BaseTunerLayer, "set_adapter", lambda self, *a, **k: switches.append(a))
@@ -229,7 +235,7 @@ def test_adapters_with_auxiliary_modules_still_switch_through_peft():
     with torch.inference_mode():
         for name in ("aux_a", "aux_b"):
             model.peft.set_adapter(name)
-            expected[name] = model.peft(input_ids=ids).logits[0, -1]
+            expected[name] = model.peft(**_LAST_LOGITS_ONLY, input_ids=ids).logits[0, -1]
     assert not torch.allclose(expected["aux_a"], expected["aux_b"], atol=1e-3)
     for name in ("aux_a", "aux_b", "aux_a"):
         assert torch.allclose(model.forward(ids, None, adapter=name)[0, -1], expected[name], atol=1e-4)
