@@ -54,3 +54,23 @@ def test_switching_bench_times_both_switches_and_restores_models_own(model, monk
     assert min(row.peft_switch_ms, row.model_switch_ms, row.peft_call_ms, row.model_call_ms) > 0
     assert len(peft_switches) == 40 + 4  # the timed switches, and one per call in the PEFT round
     assert "_activate" not in vars(model)  # Model's own switch is back
+
+
+def test_offsets_bench_times_peft_hooks_in_its_peft_rounds_and_restores_models_own(model, monkeypatch):
+    """The offsets benchmark really hands offsets on through PEFT's hooks in its PEFT rounds."""
+    from peft.tuners.lora import LoraModel
+
+    from alora_chain.bench.offsets import measure
+
+    peft_hooks = []
+    real = LoraModel._enable_peft_forward_hooks
+    monkeypatch.setattr(
+        LoraModel, "_enable_peft_forward_hooks", lambda self, *a, **k: peft_hooks.append(k) or real(self, *a, **k)
+    )
+    row = measure(model, calls=1)
+    assert min(row.peft_hooks_ms, row.model_hooks_ms, row.text_peft_ms, row.choice_model_ms) > 0
+    assert row.lora_layers >= 6 * 30 and row.modules > row.lora_layers
+    # 40 timed hook entries; the PEFT rounds' forwards: each call's first one at least, never Model's
+    assert len(peft_hooks) >= 40 + 2
+    assert all("alora_offsets" in k for k in peft_hooks)
+    assert "_alora_offsets" not in vars(model)  # Model's own hooks are back

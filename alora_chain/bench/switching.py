@@ -13,15 +13,15 @@ rounds of four calls).
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from collections.abc import Callable
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 
 from ..model import Model
+from .timing import alternating_medians_ms
 
 DOCUMENTS = ["The Ossel bridge was rebuilt in 1702 by Tobias Marr.", "Brimwick has 48,000 inhabitants."]
 
@@ -85,7 +85,7 @@ def measure(model: Model, counts: list[int], calls_per_count: int) -> list[Switc
     for count in counts:
         for index in range(len(model.adapters), count):
             model.load_adapter(f"switching-copy{index}", copied, invocation_ids=None)
-        peft_call, model_call = _alternating_calls_ms(model, calls, calls_per_count)
+        peft_call, model_call = alternating_medians_ms(calls, calls_per_count, lambda: _peft_switch(model))
         rows.append(
             SwitchRow(
                 adapters_loaded=len(model.adapters),
@@ -104,22 +104,6 @@ def _switch_ms(switch: Callable[[str], None], pair: list[str], repeats: int = 40
         for index in range(repeats):
             switch(pair[index % 2])
     return (time.perf_counter() - started) / repeats * 1000
-
-
-def _alternating_calls_ms(model: Model, calls: list[Callable], n: int) -> tuple[float, float]:
-    """Median call time with PEFT's switch and with Model's: the same calls, in alternating
-    rounds (every call switches adapter: the calls alternate between two intrinsics)."""
-    for call in calls:  # warm-up: prompt caches, allocator
-        call()
-    timings: dict[bool, list[float]] = {True: [], False: []}
-    for _ in range(max(1, n // len(calls))):
-        for with_peft in (True, False):
-            with _peft_switch(model) if with_peft else nullcontext():
-                for call in calls:
-                    started = time.perf_counter()
-                    call()
-                    timings[with_peft].append(time.perf_counter() - started)
-    return (statistics.median(timings[True]) * 1000, statistics.median(timings[False]) * 1000)
 
 
 @contextmanager
