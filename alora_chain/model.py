@@ -209,17 +209,21 @@ class Model:
             with context:
                 return self.hf(**kwargs).logits
         if isinstance(adapter, list | tuple):  # one adapter per row: PEFT's mixed-adapter batch
-            kwargs["adapter_names"] = list(adapter)
-            kwargs["alora_offsets"] = [int(n) for n in adapter_tokens]
-            return self._peft(**kwargs).logits
+            names, offsets = list(adapter), [int(n) for n in adapter_tokens]
+            unknown = set(names) - set(self.adapters) - {"__base__"}
+            if unknown:
+                raise ValueError(f"no adapter loaded under the name(s) {sorted(unknown)}")
+            if self._has_auxiliary_modules():  # their copies need the names too: PEFT's (or its refusal)
+                return self._peft(**kwargs, adapter_names=names, alora_offsets=offsets).logits
+            with self._layer_arguments(adapter_names=names, alora_offsets=offsets):
+                return self._peft.base_model(**kwargs).logits
         info = self.adapters[adapter]
         self._activate(adapter)
         if info.invocation_ids is None:  # a standard LoRA applies to every token
             return self._peft(**kwargs).logits
         if adapter_tokens is None:
             raise ValueError("an aLoRA forward needs adapter_tokens (the library's offset)")
-        # past PeftModel.forward, which would walk every module to hand the offset on
-        with self._alora_offsets([int(adapter_tokens)]):
+        with self._layer_arguments(alora_offsets=[int(adapter_tokens)]):
             return self._peft.base_model(**kwargs).logits
 
     def _activate(self, name: str) -> None:
@@ -277,21 +281,24 @@ class Model:
                 layer._disable_adapters = off
 
     @contextmanager
-    def _alora_offsets(self, offsets: list[int]):
-        """Hand each injected LoRA layer the aLoRA offsets for one forward, as PEFT does.
+    def _layer_arguments(self, **arguments):
+        """Hand each injected LoRA layer ``arguments`` for one forward, as PEFT does.
 
-        PEFT's ``PeftModel.forward(alora_offsets=...)`` registers the same pre-forward hook, but
-        finds the layers by walking every module of the model first (5,289 with the six
-        built-ins), once per forward, so once per token a text intrinsic generates: 19.5 ms
+        The arguments are PEFT's per-forward ones: ``alora_offsets`` (how many of the last
+        tokens of each row get the adapter) and ``adapter_names`` (one adapter per row).
+        ``PeftModel.forward`` registers the same pre-forward hook, but finds the layers by
+        walking every module of the model first (5,289 with the six built-ins; three walks for
+        a mixed batch), once per forward, so once per token a text intrinsic generates: 19.3 ms
         against 1.3 ms here, with the cached layers (``python -m alora_chain.bench.offsets``).
+        Callers call ``self._peft.base_model`` then, past ``PeftModel.forward``.
         """
         from peft.tuners.lora import LoraLayer
 
-        def pass_offsets(module, args, kwargs):
-            return args, {**kwargs, "alora_offsets": offsets}
+        def pass_arguments(module, args, kwargs):
+            return args, {**kwargs, **arguments}
 
         handles = [
-            layer.register_forward_pre_hook(pass_offsets, with_kwargs=True)
+            layer.register_forward_pre_hook(pass_arguments, with_kwargs=True)
             for layer in self._injected_layers()
             if isinstance(layer, LoraLayer)
         ]

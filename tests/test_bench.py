@@ -73,4 +73,6 @@ def test_offsets_bench_times_peft_hooks_in_its_peft_rounds_and_restores_models_o
     # 40 timed hook entries; the PEFT rounds' forwards: each call's first one at least, never Model's
     assert len(peft_hooks) >= 40 + 2
     assert all("alora_offsets" in k for k in peft_hooks)
-    assert "_alora_offsets" not in vars(model)  # Model's own hooks are back
+    assert min(row.items_peft_ms, row.items_model_ms) > 0
+    assert any("adapter_names" in k for k in peft_hooks)  # the per-item call's mixed batch too
+    assert "_layer_arguments" not in vars(model)  # Model's own hooks are back

@@ -244,6 +244,30 @@ def test_alora_offsets_reach_the_cached_layers_without_peft_walking_the_model(
         assert walks == []
         assert torch.allclose(ours, expected, atol=1e-5)
     assert [len(layer._forward_pre_hooks) for layer in layers] == hooks_before
+def test_mixed_adapter_batch_reaches_the_cached_layers_without_peft_walking_the_model(
+    model, choice_intrinsic, text_intrinsic, monkeypatch
+):
+    """A batch with an adapter per row (per-item intrinsics, invoke_many) hands the names and
+    offsets on the same way: PEFT's mixed batch walks the model three times per forward."""
+    from peft.tuners.lora import LoraModel
+
+    names = [choice_intrinsic.bind(model), "__base__", text_intrinsic.bind(model)]
+    offsets = [4, 0, 7]
+    ids = torch.tensor([conversation_ids(model.tokenizer, _session(model, "multi").transcript)] * 3)
+    with model.lock, torch.inference_mode():
+        expected = model.peft(**_LAST_LOGITS_ONLY, input_ids=ids, adapter_names=names, alora_offsets=offsets)
+        expected = expected.logits[:, -1]
+    assert not torch.allclose(expected[0], expected[2], atol=1e-3)  # the rows' adapters tell apart
+    walks = []
+    real = LoraModel._enable_peft_forward_hooks
+    monkeypatch.setattr(LoraModel, "_enable_peft_forward_hooks", lambda self, *a, **k: walks.append(k) or real(self, *a, **k))
+    ours = model.forward(ids, None, adapter=names, adapter_tokens=offsets)[:, -1]
+    assert walks == []
+    assert torch.allclose(ours, expected, atol=1e-5)
+    with pytest.raises(ValueError, match="no-such-adapter"):
+        model.forward(ids, None, adapter=[names[0], "no-such-adapter", names[2]], adapter_tokens=offsets)
+
+
 def test_adapters_with_auxiliary_modules_still_switch_through_peft():
     """An adapter that trains whole modules (``modules_to_save``) keeps PEFT's switch, which
     also switches those copies; setting the LoRA layers alone would apply the wrong norm."""
@@ -265,6 +289,11 @@ def test_adapters_with_auxiliary_modules_still_switch_through_peft():
     assert not torch.allclose(expected["aux_a"], expected["aux_b"], atol=1e-3)
     for name in ("aux_a", "aux_b", "aux_a"):
         assert torch.allclose(model.forward(ids, None, adapter=name)[0, -1], expected[name], atol=1e-4)
+    # a batch with an adapter per row goes through PEFT too, which refuses it for a wrapped norm;
+    # the layers' own hooks would silently give every row the active adapter's norm
+    model.peft.eval()  # (PEFT also refuses mixed batches in training mode)
+    with pytest.raises(TypeError, match="Mixed batching"):
+        model.forward(ids.repeat(2, 1), None, adapter=["aux_a", "aux_b"], adapter_tokens=[0, 0])
 
 
 def test_fork_isolation(model):

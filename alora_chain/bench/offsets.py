@@ -2,13 +2,15 @@
 
     python -m alora_chain.bench.offsets [--calls 24] [--threads 2]
 
-An aLoRA forward must tell each injected LoRA layer how many of the last tokens get the adapter.
-``PeftModel.forward(alora_offsets=...)`` does so with a pre-forward hook per layer, after walking
-every module of the model to find them; ``Model`` registers the same hook on the layers it has
-already found. With the six built-ins bound, this times handing the offsets on for one forward
-both ways (no forward run), then calls of a text intrinsic (``query_rewrite``: one forward per
-generated token) and a choice intrinsic (``context_relevance``: one forward) on a short chat,
-the two ways taking turns by rounds (medians of ``--calls`` each).
+An aLoRA forward must tell each injected LoRA layer how many of the last tokens get the adapter
+(and, in a batch with an adapter per row, which adapter each row gets).
+``PeftModel.forward(alora_offsets=..., adapter_names=...)`` does so with a pre-forward hook per
+layer, after walking every module of the model to find them; ``Model`` registers the same hook
+on the layers it has already found. With the six built-ins bound, this times handing the
+offsets on for one forward both ways (no forward run), then calls on a short chat, the two ways
+taking turns by rounds (medians of ``--calls`` each): a text intrinsic (``query_rewrite``: one
+forward per generated token), a choice intrinsic (``context_relevance``: one forward) and a
+per-item one (``answerability`` over three documents: one forward, a row per document).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, peft_ms, model_ms in (
         ("query_rewrite (text)", row.text_peft_ms, row.text_model_ms),
         ("context_relevance (choice)", row.choice_peft_ms, row.choice_model_ms),
+        ("answerability, 3 documents (per item, a row each)", row.items_peft_ms, row.items_model_ms),
     ):
         print(
             f"{name}, median of {args.calls}: {peft_ms:.0f} ms with PEFT's hooks, {model_ms:.0f} ms with "
@@ -61,6 +64,8 @@ class OffsetsRow:
     text_model_ms: float  # the same through Model's
     choice_peft_ms: float  # median context_relevance call, offsets through PEFT's hooks
     choice_model_ms: float  # the same through Model's
+    items_peft_ms: float  # median answerability call over three documents, PEFT's hooks
+    items_model_ms: float  # the same through Model's
 
 
 def measure(model: Model, calls: int) -> OffsetsRow:
@@ -73,22 +78,29 @@ def measure(model: Model, calls: int) -> OffsetsRow:
     session = ac.Session(model, system="You are a helpful assistant.")
     session.user("I'm looking at the Tavra Air 8 laptop. How heavy is it?")
     session.assistant("The Tavra Air 8 weighs 458 grams.").user("And when did it first go on sale?")
-    document = "The Tavra Air 8 first went on sale in 2018."
-    text_peft, text_model = alternating_medians_ms(
-        [lambda: session.invoke("query_rewrite")], calls, lambda: _peft_offsets(model)
-    )
-    choice_peft, choice_model = alternating_medians_ms(
-        [lambda: session.invoke("context_relevance", document=document)], calls, lambda: _peft_offsets(model)
-    )
+    documents = [
+        "The Tavra Air 8 first went on sale in 2018.",
+        "The Tavra Air 8 comes in at 458 grams.",
+        "Brimwick has 48,000 inhabitants.",
+    ]
+
+    def medians(call: Callable[[], object]) -> tuple[float, float]:
+        return alternating_medians_ms([call], calls, lambda: _peft_hooks_in_place(model))
+
+    text_peft, text_model = medians(lambda: session.invoke("query_rewrite"))
+    choice_peft, choice_model = medians(lambda: session.invoke("context_relevance", document=documents[0]))
+    items_peft, items_model = medians(lambda: session.invoke("answerability", documents=documents))
     return OffsetsRow(
         modules=sum(1 for _ in model.peft.modules()),
         lora_layers=len(model._injected_layers()),
-        peft_hooks_ms=_enter_and_leave_ms(lambda: _peft_hooks(model, [4])),
-        model_hooks_ms=_enter_and_leave_ms(lambda: model._alora_offsets([4])),
+        peft_hooks_ms=_enter_and_leave_ms(lambda: _peft_hooks(model, alora_offsets=[4])),
+        model_hooks_ms=_enter_and_leave_ms(lambda: model._layer_arguments(alora_offsets=[4])),
         text_peft_ms=text_peft,
         text_model_ms=text_model,
         choice_peft_ms=choice_peft,
         choice_model_ms=choice_model,
+        items_peft_ms=items_peft,
+        items_model_ms=items_model,
     )
 
 
@@ -100,19 +112,19 @@ def _enter_and_leave_ms(hooks: Callable[[], AbstractContextManager], repeats: in
     return (time.perf_counter() - started) / repeats * 1000
 
 
-def _peft_hooks(model: Model, offsets: list[int]) -> AbstractContextManager:
-    """What ``PeftModel.forward(alora_offsets=...)`` enters around the forward."""
-    return model.peft.base_model._enable_peft_forward_hooks(alora_offsets=offsets)
+def _peft_hooks(model: Model, **arguments) -> AbstractContextManager:
+    """What ``PeftModel.forward(alora_offsets=..., adapter_names=...)`` enters around the forward."""
+    return model.peft.base_model._enable_peft_forward_hooks(**arguments)
 
 
 @contextmanager
-def _peft_offsets(model: Model):
-    """``Model`` handing offsets on through PEFT's hooks, as it did before its own."""
-    model._alora_offsets = lambda offsets: _peft_hooks(model, offsets)  # shadows the method here
+def _peft_hooks_in_place(model: Model):
+    """``Model`` handing its layer arguments on through PEFT's hooks, as it did before its own."""
+    model._layer_arguments = lambda **arguments: _peft_hooks(model, **arguments)  # shadows the method
     try:
         yield
     finally:
-        del model._alora_offsets
+        del model._layer_arguments
 
 
 if __name__ == "__main__":
