@@ -43,11 +43,7 @@ def main(argv: list[str] | None = None) -> None:
         f"handing offsets on for one forward: PEFT {row.peft_hooks_ms:.2f} ms, Model {row.model_hooks_ms:.2f} ms "
         f"({row.peft_hooks_ms / row.model_hooks_ms:.0f}x)"
     )
-    for name, peft_ms, model_ms in (
-        ("query_rewrite (text)", row.text_peft_ms, row.text_model_ms),
-        ("context_relevance (choice)", row.choice_peft_ms, row.choice_model_ms),
-        ("answerability, 3 documents (per item, a row each)", row.items_peft_ms, row.items_model_ms),
-    ):
+    for name, (peft_ms, model_ms) in row.calls_ms.items():
         print(
             f"{name}, median of {args.calls}: {peft_ms:.0f} ms with PEFT's hooks, {model_ms:.0f} ms with "
             f"Model's ({peft_ms / model_ms:.2f}x)"
@@ -60,12 +56,7 @@ class OffsetsRow:
     lora_layers: int  # injected LoRA layers that get the hook
     peft_hooks_ms: float  # entering and leaving PEFT's offset hooks, no forward
     model_hooks_ms: float  # the same with Model's
-    text_peft_ms: float  # median query_rewrite call, offsets through PEFT's hooks
-    text_model_ms: float  # the same through Model's
-    choice_peft_ms: float  # median context_relevance call, offsets through PEFT's hooks
-    choice_model_ms: float  # the same through Model's
-    items_peft_ms: float  # median answerability call over three documents, PEFT's hooks
-    items_model_ms: float  # the same through Model's
+    calls_ms: dict[str, tuple[float, float]]  # call -> median ms (PEFT's hooks, Model's)
 
 
 def measure(model: Model, calls: int) -> OffsetsRow:
@@ -83,24 +74,22 @@ def measure(model: Model, calls: int) -> OffsetsRow:
         "The Tavra Air 8 comes in at 458 grams.",
         "Brimwick has 48,000 inhabitants.",
     ]
-
-    def medians(call: Callable[[], object]) -> tuple[float, float]:
-        return alternating_medians_ms([call], calls, lambda: _peft_hooks_in_place(model))
-
-    text_peft, text_model = medians(lambda: session.invoke("query_rewrite"))
-    choice_peft, choice_model = medians(lambda: session.invoke("context_relevance", document=documents[0]))
-    items_peft, items_model = medians(lambda: session.invoke("answerability", documents=documents))
+    invocations = {
+        "query_rewrite (text)": lambda: session.invoke("query_rewrite"),
+        "context_relevance (choice)": lambda: session.invoke("context_relevance", document=documents[0]),
+        "answerability, 3 documents (per item, a row each)": (
+            lambda: session.invoke("answerability", documents=documents)
+        ),
+    }
     return OffsetsRow(
         modules=sum(1 for _ in model.peft.modules()),
         lora_layers=len(model._injected_layers()),
         peft_hooks_ms=_enter_and_leave_ms(lambda: _peft_hooks(model, alora_offsets=[4])),
         model_hooks_ms=_enter_and_leave_ms(lambda: model._layer_arguments(alora_offsets=[4])),
-        text_peft_ms=text_peft,
-        text_model_ms=text_model,
-        choice_peft_ms=choice_peft,
-        choice_model_ms=choice_model,
-        items_peft_ms=items_peft,
-        items_model_ms=items_model,
+        calls_ms={
+            name: alternating_medians_ms([call], calls, lambda: _peft_hooks_in_place(model))
+            for name, call in invocations.items()
+        },
     )
 
 
