@@ -107,42 +107,48 @@ RECIPES: dict[str, Recipe] = {
         f"Is the last assistant reply supported by the documents? {_BOOL}.",
         {"kind": "choice", "labels": ["grounded", "ungrounded"], "positive": "grounded"},
         {"documents": "list[str]"},
-        # v0.3: one document per call (per_item, combine any), as answerability v0.3: a reply is
-        # grounded when one document states all its claims. Trained on one-document rows whose
-        # negatives are mostly the entity's own document misstated and a look-alike's document,
-        # where v0.2 (all documents in one call) erred. The template restates the reply next to
-        # the documents; training starts from context_relevance's adapter.
+        # v0.4: v0.3's data and start, with the adapter reading the rendered template too
+        # (template_weights "adapter"), so the reply restated next to the document passes through
+        # adapted weights. v0.3 (one document per call, per_item/any, a reply is grounded when one
+        # document states all its claims; one-document rows whose negatives are mostly the
+        # entity's own document misstated and a look-alike's document; started from
+        # context_relevance's adapter) read it with base weights. One epoch: with the template
+        # inside the adapter a step costs ~2.5x v0.3's (no base-prefix reuse), so three epochs
+        # would have taken ~4.5 h.
         sizes=(2560, 96, 200),
-        epochs=3,
+        epochs=1,
         patience=2,
+        template_weights="adapter",
         init_from="context_relevance",
         per_item={"argument": "documents", "combine": "any"},
         prose_test=0.5,
-        limits="validation (64 whole-list rows): 0.95 accuracy, AUROC 0.99; by case, 5 of 7 replies "
-        "with a wrong value for the asked fact caught, 31 of 32 faithful replies accepted, every reply "
-        "with an invented extra fact, a "
-        "misstated second fact, an unsupported fact or a look-alike's value caught; each call reads "
+        limits="validation (96 one-document rows, `--evaluate --split val`): 0.99 accuracy, AUROC "
+        "1.00 (v0.3 0.96, AUROC 0.99, scored in the same sitting); each call reads "
         "one document, so a reply whose claims are spread over several documents can be judged ungrounded; "
         "hand-written checks (tests/data/builtin_examples.jsonl): a document sentence that goes on "
         "after the value (\"opened its doors in 1987 on Pier 4\") makes a faithful reply look "
         "ungrounded (P(grounded) 0.02-0.35; 1.00 without the trailing phrase), although the test "
         "rows with their documents loosened that way and others (test_prose.jsonl, below) score "
         "no lower than the plain ones: the generated continuations do not reproduce that miss",
-        tried="v0.1 (q/k/v, 320 rows x 5 epochs, reply only in the conversation): 0.44 validation "
+        tried="v0.3 (this recipe with the template read by base weights, 3 epochs, 960 steps, 2,525 s "
+        "at 196 tok/s; shipped before this one): best validation loss 0.0522 (this adapter 0.0110), "
+        "validation accuracy 0.958 (AUROC 0.994), 0.90 on this test split (AUROC 0.967), 10 points "
+        "behind LoRA; "
+        "v0.1 (q/k/v, 320 rows x 5 epochs, reply only in the conversation): 0.44 validation "
         "accuracy, 0.50 on this test split; all linear layers, lr 1e-3, 640 rows x 4 epochs: 0.52 "
         "validation accuracy (AUROC 0.65); v0.2 (960 rows x 4 epochs, all documents in one call, "
-        "shipped before this one): 0.78 validation accuracy, 0.80 on this test split (AUROC 0.85), "
+        "shipped before v0.3): 0.78 validation accuracy, 0.80 on this test split (AUROC 0.85), "
         "right on 24 of 32 faithful and 1 of 5 borrowed-value validation rows; v0.2's adapter per "
         "document, untrained: 0.84 validation accuracy; v0.2 settings with 1,280 rows x 3 epochs: "
-        "best validation loss 0.187 against v0.2's 0.153; this adapter trained on for 2 epochs over "
+        "best validation loss 0.187 against v0.2's 0.153; v0.3 trained on for 2 epochs over "
         "1,280 new one-document rows whose documents were loosened into prose (`--init-from "
         "intrinsics/groundedness --train-rows 1280 --epochs 2 --data data/groundedness-prose1280`), "
-        "chosen on validation (96 rows, plain and loosened the same way) against this adapter: "
+        "chosen on validation (96 rows, plain and loosened the same way) against v0.3: "
         "comma clauses and joined sentences (`--prose 0.5`, before sentences could go on after the "
-        "value; 1,805 s) 0.948 plain and 0.948 loosened (this adapter 0.958 and 0.969: comma clauses "
+        "value; 1,805 s) 0.948 plain and 0.948 loosened (v0.3 0.958 and 0.969: comma clauses "
         "did not trouble it); with sentences also going on after the value (`--prose 0.35`, "
-        "`--data data/groundedness-prose035-1280`; 1,653 s) 0.906 and 0.927 (this adapter 0.958 and "
-        "0.948): every faithful reply on the loosened split accepted (48 of 48, this adapter 46), "
+        "`--data data/groundedness-prose035-1280`; 1,653 s) 0.906 and 0.927 (v0.3 0.958 and "
+        "0.948): every faithful reply on the loosened split accepted (48 of 48, v0.3 46), "
         "but look-alike values caught less often (16 of 19 against 17; plain 15 against 18)",
     ),
     "requirement_check": Recipe(
