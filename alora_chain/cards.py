@@ -264,8 +264,10 @@ def write_card(
     if scored_earlier:
         lora_note += (
             f"Its row was scored in an earlier evaluation of these test rows (`{scored_earlier}` then), not re-run"
-            + ("; that file kept no per-row answers, so the gap has no interval.\n"
-               if "predictions" not in results["paths"]["lora"] else ".\n")
+            + ("; that file kept no per-row answers, so the gap has no interval"
+               if "predictions" not in results["paths"]["lora"] else "")
+            # latency depends on the machine and how busy it was: only rows of one sitting compare
+            + "; its latency is that sitting's, not comparable with the other rows.\n"
         )
     init_from = training["config"].get("init_from")
     lora_init = (results.get("baseline") or {}).get("init_from")

@@ -127,7 +127,8 @@ RECIPES: dict[str, Recipe] = {
         "one document, so a reply whose claims are spread over several documents can be judged ungrounded; "
         "hand-written checks (tests/data/builtin_examples.jsonl): a document sentence that goes on "
         "after the value (\"opened its doors in 1987 on Pier 4\") makes a faithful reply look "
-        "ungrounded (P(grounded) 0.02-0.35; 1.00 without the trailing phrase), although the test "
+        "ungrounded (P(grounded) 0.08, v0.3 0.02-0.35; 1.00 without the trailing phrase, 0.98 with "
+        "it moved to the front, \"Built on Pier 4, ...\"), although the test "
         "rows with their documents loosened that way and others (test_prose.jsonl, below) score "
         "no lower than the plain ones: the generated continuations do not reproduce that miss",
         tried="v0.3 (this recipe with the template read by base weights, 3 epochs, 960 steps, 2,525 s "

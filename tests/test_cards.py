@@ -126,6 +126,7 @@ def test_a_card_says_when_its_lora_baseline_was_trained_differently(tmp_path):
     card = write_card(folder, results).read_text()
     assert "scored in an earlier evaluation of these test rows (`runs/old/results.json` then)" in card
     assert "kept no per-row answers, so the gap has no interval" in card
+    assert "its latency is that sitting's" in card
 
 
 def test_a_lora_baseline_from_zeros_against_an_alora_with_a_head_start_is_said_and_reproducible(tmp_path):
