@@ -228,7 +228,7 @@ def baseline_note(baseline: dict | None, training: dict) -> str:
     )
     return (
         f"\nThe standard-LoRA baseline (`lora` row, `--kind lora`): rank {baseline['rank']} on "
-        f"{', '.join(baseline['target_modules'] or [])},\n{baseline['epochs']} epochs at lr {baseline['lr']}{start}; "
+        f"{', '.join(baseline['target_modules'] or [])},\n{baseline['epochs']} epoch{'' if baseline['epochs'] == 1 else 's'} at lr {baseline['lr']}{start}; "
         f"{same}; it recomputes the whole conversation\n({baseline['steps']} steps, {baseline['wall_seconds']} s wall).\n"
     )
 

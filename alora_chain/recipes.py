@@ -123,7 +123,12 @@ RECIPES: dict[str, Recipe] = {
         per_item={"argument": "documents", "combine": "any"},
         prose_test=0.5,
         limits="validation (96 one-document rows, `--evaluate --split val`): 0.99 accuracy, AUROC "
-        "1.00 (v0.3 0.96, AUROC 0.99, scored in the same sitting); each call reads "
+        "1.00 (v0.3 0.96, AUROC 0.99, scored in the same sitting); the LoRA row trained one epoch as "
+        "this adapter did (validation loss 0.090 against 0.011); v0.3's LoRA baseline, three epochs "
+        "from zeros (960 steps, 3,535 s), got all 100 test rows right (AUROC 1.00) and 0.93 on the "
+        "prose rows in an earlier sitting, so given three times the steps LoRA draws level: the +20 "
+        "points are the one-epoch budget and context_relevance's head start, not a ceiling LoRA "
+        "cannot reach; each call reads "
         "one document, so a reply whose claims are spread over several documents can be judged ungrounded; "
         "hand-written checks (tests/data/builtin_examples.jsonl): a document sentence that goes on "
         "after the value (\"opened its doors in 1987 on Pier 4\") makes a faithful reply look "
