@@ -113,7 +113,7 @@ RECIPES: dict[str, Recipe] = {
         # document states all its claims; one-document rows whose negatives are mostly the
         # entity's own document misstated and a look-alike's document; started from
         # context_relevance's adapter) read it with base weights. One epoch: with the template
-        # inside the adapter a step costs ~2.5x v0.3's (no base-prefix reuse), so three epochs
+        # inside the adapter a step took 17 s (on a slower VM than v0.3's 2.6 s), so three epochs
         # would have taken ~4.5 h.
         sizes=(2560, 96, 200),
         epochs=1,
@@ -134,8 +134,9 @@ RECIPES: dict[str, Recipe] = {
         "after the value (\"opened its doors in 1987 on Pier 4\") makes a faithful reply look "
         "ungrounded (P(grounded) 0.08, v0.3 0.02-0.35; 1.00 without the trailing phrase, 0.98 with "
         "it moved to the front, \"Built on Pier 4, ...\"), although the test "
-        "rows with their documents loosened that way and others (test_prose.jsonl, below) score "
-        "no lower than the plain ones: the generated continuations do not reproduce that miss",
+        "rows with their documents loosened that way and others (test_prose.jsonl, below) lose only "
+        "4 points (0.96 against 1.00; v0.3 scored them no lower than the plain ones): the generated "
+        "continuations do not reproduce that miss",
         tried="v0.3 (this recipe with the template read by base weights, 3 epochs, 960 steps, 2,525 s "
         "at 196 tok/s; shipped before this one): best validation loss 0.0522 (this adapter 0.0110), "
         "validation accuracy 0.958 (AUROC 0.994), 0.90 on this test split (AUROC 0.967), 10 points "
