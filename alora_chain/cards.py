@@ -244,14 +244,15 @@ def _seeds_note(seeds: str) -> str:
 
 def write_card(
     folder: Path, results: dict, tried: str = "", limits: str = "", stages: tuple[str, ...] = (),
-    *, seeds: str = "",
+    *, seeds: str = "", setup: str = "",
 ) -> Path:
     """Write ``folder/README.md`` for the trained intrinsic in ``folder``; ``tried`` lists other
     settings that were measured and not shipped, so a reader sees what did not work, and
     ``limits`` what the shipped adapter is known to get wrong (measured on validation).
     ``stages``: the recipes arguments, one training run each, that made the adapter when the
     recipe's defaults alone do not (a run continued from an earlier one). ``seeds``: the figures
-    of the same recipe trained with other ``--train-seed`` values, aLoRA and LoRA alike."""
+    of the same recipe trained with other ``--train-seed`` values, aLoRA and LoRA alike.
+    ``setup``: a shell command the training commands need first (a start restored from git)."""
     spec = Intrinsic.load(folder)
     training = spec.training
     args = ", ".join(f"`{k}: {v}`" for k, v in spec.arguments.items()) or "none"
@@ -291,6 +292,7 @@ def write_card(
         f"python -m alora_chain.recipes {spec.name} {arguments}  # stage {number}"
         for number, arguments in enumerate(stages, 1)
     ] or [f"python -m alora_chain.recipes {spec.name} --out intrinsics/{spec.name}            # data + aLoRA"]
+    train_commands = [setup, *train_commands] if setup else train_commands
     text = f"""# {spec.name}
 
 {spec.description}

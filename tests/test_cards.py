@@ -92,6 +92,25 @@ def test_a_card_lists_each_training_stage_when_the_recipe_names_them(tmp_path):
     second = "python -m alora_chain.recipes requirement_check --init-from runs/a  # stage 2"
     assert card.index(first) < card.index(second) and "# data + aLoRA" not in card
     assert "# data + aLoRA" in write_card(folder, results).read_text()
+    # a start a later release replaced comes back from git before the first stage
+    setup = "git archive abc1234 intrinsics/x | tar -x -C runs/x"
+    card = write_card(folder, results, stages=("--init-from runs/x",), setup=setup).read_text()
+    assert card.index(setup) < card.index("--init-from runs/x  # stage 1")
+
+
+def test_built_ins_started_from_a_replaced_release_restore_it_in_their_cards():
+    from alora_chain import Intrinsic
+    from alora_chain.recipes import RECIPES
+    from alora_chain.resources import builtin_intrinsics_dir
+
+    for name in ("answerability", "groundedness"):
+        recipe = RECIPES[name]
+        start = Intrinsic.load(builtin_intrinsics_dir() / name).training["config"]["init_from"]
+        assert "v0.1.0 (commit eb8b9cd" in start, name
+        assert "git archive eb8b9cd intrinsics/context_relevance" in recipe.setup, name
+        assert recipe.stages == (f"--init-from runs/context_relevance-v0.1 --out intrinsics/{name}",)
+        card = (builtin_intrinsics_dir() / name / "README.md").read_text()
+        assert recipe.setup in card and recipe.stages[0] in card, name
 
 
 def test_every_shipped_lora_row_was_trained_with_its_aloras_rows_layers_epochs_and_rate():
@@ -141,7 +160,7 @@ def test_a_lora_baseline_from_zeros_against_an_alora_with_a_head_start_is_said_a
     assert "from zeros" not in card.split("## Reproduce")[0].replace("(not from zeros)", "")
     results["baseline"]["init_from"] = None
     card = write_card(folder, results).read_text()
-    assert "from zeros (the aLoRA started from `intrinsics/context_relevance`, a head start" in card
+    assert "from zeros (the aLoRA started from `intrinsics/context_relevance v0.1.0 (commit eb8b9cd;" in card
     # the recipe's own start is the aLoRA's adapter (rank 32): the LoRA line must override it
     assert "--kind lora --init-from none --out" in card
 
