@@ -214,6 +214,15 @@ RECIPES: dict[str, Recipe] = {
         # the LoRA baseline does; v0.1 read it with base weights. The LoRA baseline is unchanged:
         # template_weights only decides where an aLoRA's adaptation starts.
         template_weights="adapter",
+        limits="the generator's negatives are look-alike entities, other entities and documents that "
+        "only mention the asked one, never the asked entity's own document without the asked fact, "
+        "and such a document can be judged relevant: hand-written checks "
+        "(tests/data/builtin_examples.jsonl and others scored once beside them), \"Lumen Foods employs "
+        "230 people in Oslo.\" for \"What does Lumen Foods make?\" (P(relevant) 1.00; v0.1 0.93) and a "
+        "document on Redwick's town hall for its population (0.60; v0.1 0.21); `answerability`, "
+        "which `RagGuard` runs next on the documents kept, is trained on that case. Eight of ten such "
+        "hand-written checks right, as v0.1 (which missed a casual \"how many people live in Redwick "
+        "these days?\" instead, 0.25)",
         tried="chosen on validation (`--evaluate --split val`, 64 rows, one sitting): v0.1 (these "
         "rows and settings, the template read with base weights; 1,273 s): validation loss 0.086 "
         "against this adapter's 0.044, validation accuracy 0.938 against 0.984 (AUROC 0.968 and "
