@@ -144,6 +144,9 @@ def test_a_card_says_when_its_lora_baseline_was_trained_differently(tmp_path):
     results["paths"]["lora"]["scored_earlier"] = "runs/old/results.json"
     card = write_card(folder, results).read_text()
     assert "scored in an earlier evaluation of these test rows (`runs/old/results.json` then)" in card
+    assert "kept no per-row answers" not in card  # this LoRA row kept them
+    results["paths"]["lora"].pop("predictions")  # as an older results.json
+    card = write_card(folder, results).read_text()
     assert "kept no per-row answers, so the gap has no interval" in card
     assert "its latency is that sitting's" in card
 
