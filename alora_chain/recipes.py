@@ -224,7 +224,10 @@ RECIPES: dict[str, Recipe] = {
         "and such a document can be judged relevant: hand-written checks "
         "(tests/data/builtin_examples.jsonl and others scored once beside them), \"Lumen Foods employs "
         "230 people in Oslo.\" for \"What does Lumen Foods make?\" (P(relevant) 1.00; v0.1 0.93) and a "
-        "document on Redwick's town hall for its population (0.60; v0.1 0.21); `answerability`, "
+        "document on Redwick's town hall for its population (0.60; v0.1 0.21); on the demo's "
+        "knowledge base, for \"What is the battery life of the Scout R2?\", the Scout R2's price "
+        "document 1.00 (v0.1 0.93) and its safety-certification document 1.00 (v0.1 0.36), so in "
+        "the demo every Scout R2 document is kept, as with v0.1; `answerability`, "
         "which `RagGuard` runs next on the documents kept, is trained on that case. Eight of ten such "
         "hand-written checks right, as v0.1 (which missed a casual \"how many people live in Redwick "
         "these days?\" instead, 0.25)",
