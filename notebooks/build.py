@@ -239,9 +239,9 @@ RAG_GUARD = [
     (0.94 held-out accuracy) and `certainty` (ECE 0.09, AUROC 0.86) meet their targets;
     `groundedness` v0.4 is right on all 100 rows of its test split and 96 of them with the
     documents loosened into prose (the battery answer above, which matches the document, is judged
-    grounded); `answerability` v0.4 is right on 92% of its test split: it
+    grounded); `answerability` v0.5 is right on 94% of its test split: it
     reads one document per call, and the dog question's relevant document, which presents Ingrid
-    Halvorsen as chief executive and never mentions a dog, is judged not to answer it (p = 0.02).
+    Halvorsen as chief executive and never mentions a dog, is judged not to answer it (p = 0.04).
     """),
 ]
 

@@ -103,12 +103,13 @@ def test_built_ins_started_from_a_replaced_release_restore_it_in_their_cards():
     from alora_chain.recipes import RECIPES
     from alora_chain.resources import builtin_intrinsics_dir
 
-    for name in ("answerability", "groundedness"):
+    starts = {"answerability": ("v0.2", "6e674ff"), "groundedness": ("v0.1", "eb8b9cd")}
+    for name, (version, commit) in starts.items():
         recipe = RECIPES[name]
         start = Intrinsic.load(builtin_intrinsics_dir() / name).training["config"]["init_from"]
-        assert "v0.1.0 (commit eb8b9cd" in start, name
-        assert "git archive eb8b9cd intrinsics/context_relevance" in recipe.setup, name
-        assert recipe.stages == (f"--init-from runs/context_relevance-v0.1 --out intrinsics/{name}",)
+        assert f"{version}.0 (commit {commit}" in start, name
+        assert f"git archive {commit} intrinsics/context_relevance" in recipe.setup, name
+        assert recipe.stages == (f"--init-from runs/context_relevance-{version} --out intrinsics/{name}",)
         card = (builtin_intrinsics_dir() / name / "README.md").read_text()
         assert recipe.setup in card and recipe.stages[0] in card, name
 
@@ -163,7 +164,7 @@ def test_a_lora_baseline_from_zeros_against_an_alora_with_a_head_start_is_said_a
     assert "from zeros" not in card.split("## Reproduce")[0].replace("(not from zeros)", "")
     results["baseline"]["init_from"] = None
     card = write_card(folder, results).read_text()
-    assert "from zeros (the aLoRA started from `intrinsics/context_relevance v0.1.0 (commit eb8b9cd;" in card
+    assert "from zeros (the aLoRA started from `intrinsics/context_relevance v0.2.0 (commit 6e674ff;" in card
     # the recipe's own start is the aLoRA's adapter (rank 32): the LoRA line must override it
     assert "--kind lora --init-from none --out" in card
 
