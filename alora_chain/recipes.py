@@ -63,8 +63,8 @@ class Recipe:
 
 
 # groundedness v0.4 started from context_relevance v0.1 (the template read with base weights),
-# answerability v0.5 from v0.2; later releases replaced both in the package, so their cards
-# restore them from git.
+# which v0.2 replaced in the package, and answerability v0.5 from v0.2: their cards restore the
+# start from git, so that a later context_relevance release does not move it.
 _CONTEXT_RELEVANCE_V01 = (
     "mkdir -p runs/context_relevance-v0.1 && git archive eb8b9cd intrinsics/context_relevance "
     "| tar -x --strip-components=2 -C runs/context_relevance-v0.1  # the start: context_relevance v0.1.0"
@@ -104,7 +104,7 @@ RECIPES: dict[str, Recipe] = {
         "validation loss 0.047 against 0.053 (all 96 validation rows, one sitting); it was shipped "
         "before and scored 0.92 (AUROC 0.98) on this test split, where its LoRA baseline, trained "
         "the same 3 epochs (6,681 s), scored 0.97 (AUROC 0.998): 5 points ahead (interval -12 to +1); "
-        "at one epoch each, the budget of the rows above, aLoRA and LoRA tie; "
+        "at one epoch each (this card's rows) aLoRA and LoRA tie; "
         "v0.4's settings for 2 epochs under bf16 autocast (`--epochs 2 --precision bf16`): "
         "2,945 s, validation loss 0.076 against v0.4's 0.047, validation accuracy 0.94 for both, "
         "AUROC 0.96 against 0.98 (all 96 validation rows, one sitting); not scored on the test split; "
