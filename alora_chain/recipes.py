@@ -62,17 +62,20 @@ class Recipe:
     seeds: str = ""
 
 
+def _restore_context_relevance(version: str, commit: str) -> str:
+    """The shell command that puts context_relevance ``version`` from ``commit`` in runs/, for a card."""
+    folder = f"runs/context_relevance-v{version}"
+    return (
+        f"mkdir -p {folder} && git archive {commit} intrinsics/context_relevance "
+        f"| tar -x --strip-components=2 -C {folder}  # the start: context_relevance v{version}.0"
+    )
+
+
 # groundedness v0.4 started from context_relevance v0.1 (the template read with base weights),
 # which v0.2 replaced in the package, and answerability v0.5 from v0.2: their cards restore the
 # start from git, so that a later context_relevance release does not move it.
-_CONTEXT_RELEVANCE_V01 = (
-    "mkdir -p runs/context_relevance-v0.1 && git archive eb8b9cd intrinsics/context_relevance "
-    "| tar -x --strip-components=2 -C runs/context_relevance-v0.1  # the start: context_relevance v0.1.0"
-)
-_CONTEXT_RELEVANCE_V02 = (
-    "mkdir -p runs/context_relevance-v0.2 && git archive 6e674ff intrinsics/context_relevance "
-    "| tar -x --strip-components=2 -C runs/context_relevance-v0.2  # the start: context_relevance v0.2.0"
-)
+_CONTEXT_RELEVANCE_V01 = _restore_context_relevance("0.1", "eb8b9cd")
+_CONTEXT_RELEVANCE_V02 = _restore_context_relevance("0.2", "6e674ff")
 _BOOL = "value is True for the positive label; score is its probability"
 RECIPES: dict[str, Recipe] = {
     "answerability": Recipe(
