@@ -165,8 +165,31 @@ RECIPES: dict[str, Recipe] = {
         "it moved to the front, \"Built on Pier 4, ...\"), although the test "
         "rows with their documents loosened that way and others (test_prose.jsonl, below) lose only "
         "4 points (0.96 against 1.00; v0.3 scored them no lower than the plain ones): the generated "
-        "continuations do not reproduce that miss",
-        tried="v0.3 (this recipe with the template read by base weights, 3 epochs, 960 steps, 2,525 s "
+        "continuations do not reproduce that miss; ten more hand-written probes (the same file, pairs of a "
+        "faithful reply and an unsupported one; written before any adapter scored them): 7 right; it "
+        "accepts a claim whose value the document states in another relation (\"Ada Brook is a "
+        "cellist who teaches in Leeds.\" for \"born in Leeds\": P 0.99) and rejects two faithful "
+        "replies whose document words the fact differently (\"Lumen Foods, based in Oslo, makes "
+        "frozen pizza ...\" 0.35, \"Born in Leeds in 1961, Ada Brook is a cellist.\" 0.26)",
+        # v0.5 and v0.6 were tries at the training-time target (one epoch over 1,920 rows, under
+        # 45 minutes) from other starts; the rule fixed before each: validation no worse than
+        # v0.4 and the hand-written checks in tests/ passing as v0.4's do.
+        tried="v0.5 candidate (1,920 new one-document rows x 1 epoch from context_relevance v0.2, "
+        "which reads its template inside the adapter: `--train-rows 1920 --epochs 1 --init-from "
+        "intrinsics/context_relevance`; 240 steps, 2,496 s, under 45 minutes): validation accuracy "
+        "0.99, AUROC 1.00, as this adapter's in the same sitting (validation loss 0.0087 against "
+        "0.011), but it failed the README's per-sentence check: \"Pelling Dairy is run by Jonas "
+        "Whitlock.\" judged supported by \"Pelling is a village of 900 people.\" (P 0.73; 0.54 as "
+        "one sentence under check_sentences; this adapter 0.00 and 0.00), the habit of its start, "
+        "which calls a document that names the entity relevant; it got the Pier 4 case right (0.96) "
+        "but rejected the same fact with the phrase moved to the front (0.31); on the ten probes "
+        "below, 8 right; not scored on the test split; "
+        "v0.6 candidate (the same rows and epoch from answerability v0.5, which rejects that "
+        "village document: `--init-from intrinsics/answerability`; 2,367 s): validation accuracy "
+        "0.93, AUROC 0.975 (validation loss 0.083), the hand-written checks in tests/ as this "
+        "adapter's, 7 of the ten probes, rejecting three faithful replies (P 0.03 to 0.27); not "
+        "scored on the test split; "
+        "v0.3 (this recipe with the template read by base weights, 3 epochs, 960 steps, 2,525 s "
         "at 196 tok/s; shipped before this one): best validation loss 0.0522 (this adapter 0.0110), "
         "validation accuracy 0.958 (AUROC 0.994), 0.90 on this test split (AUROC 0.967), 10 points "
         "behind LoRA; "
