@@ -183,7 +183,7 @@ RECIPES: dict[str, Recipe] = {
         "one sentence under check_sentences; this adapter 0.00 and 0.00), the habit of its start, "
         "which calls a document that names the entity relevant; it got the Pier 4 case right (0.96) "
         "but rejected the same fact with the phrase moved to the front (0.31); on the ten probes "
-        "below, 8 right; not scored on the test split; "
+        "above (Known limits), 8 right; not scored on the test split; "
         "v0.6 candidate (the same rows and epoch from answerability v0.5, which rejects that "
         "village document: `--init-from intrinsics/answerability`; 2,367 s): validation accuracy "
         "0.93, AUROC 0.975 (validation loss 0.083), the hand-written checks in tests/ as this "
