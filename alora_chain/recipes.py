@@ -172,8 +172,9 @@ RECIPES: dict[str, Recipe] = {
         "replies whose document words the fact differently (\"Lumen Foods, based in Oslo, makes "
         "frozen pizza ...\" 0.35, \"Born in Leeds in 1961, Ada Brook is a cellist.\" 0.26)",
         # v0.5 and v0.6 were tries at the training-time target (one epoch over 1,920 rows, under
-        # 45 minutes) from other starts; the rule fixed before each: validation no worse than
-        # v0.4 and the hand-written checks in tests/ passing as v0.4's do.
+        # 45 minutes) from other starts. The rule fixed before v0.5: validation no worse than v0.4's;
+        # v0.5 met it and failed a hand-written test, so v0.6's rule added: those tests pass as
+        # v0.4's do. A validation split from the generator does not hold a namesake's document.
         tried="v0.5 candidate (1,920 new one-document rows x 1 epoch from context_relevance v0.2, "
         "which reads its template inside the adapter: `--train-rows 1920 --epochs 1 --init-from "
         "intrinsics/context_relevance`; 240 steps, 2,496 s, under 45 minutes): validation accuracy "
