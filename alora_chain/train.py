@@ -88,7 +88,7 @@ class TrainResult:
     best_val_loss: float
     train_tokens_per_s: float  # tokens run through the model per second of step time (prefixes included)
     examples_per_s: float
-    seconds: float
+    seconds: float  # wall time, all runs of a resumed training together
     history: list[dict] = field(default_factory=list)
 
 
@@ -281,6 +281,10 @@ def train(
     state = _TrainState()
     if resume and (ckpt / "state.json").is_file():
         state = _load_checkpoint(ckpt, params, optimizer, schedule)
+    earlier_wall = state.wall_seconds  # a resumed run's wall time counts its earlier runs too
+
+    def wall() -> float:
+        return earlier_wall + time.perf_counter() - started
     eval_every = config.eval_every or steps_per_epoch
     # fixed, length-bucketed batches (only their order changes per epoch), so that an
     # aLoRA batch's prefix is prefilled once and reused by every later epoch
@@ -329,6 +333,7 @@ def train(
                     if state.bad_evals >= config.patience:
                         state.stopped = True
                 if state.step % config.checkpoint_every == 0 or state.stopped or state.step in (stop_at, total_steps):
+                    state.wall_seconds = wall()
                     _save_checkpoint(ckpt, params, optimizer, schedule, state)
                 if state.stopped or state.step >= stop_at:
                     break
@@ -338,7 +343,7 @@ def train(
             for p, best in zip(params, state.best):
                 p.copy_(best)
     result = TrainResult(out, state.step, state.best_loss, state.tokens / max(state.seconds, 1e-9),
-                         state.examples / max(state.seconds, 1e-9), time.perf_counter() - started, state.history)
+                         state.examples / max(state.seconds, 1e-9), wall(), state.history)
     _write_intrinsic(model, spec, config, lora, out, data, result)
     model.remove_adapter("in_training")
     return result
@@ -359,7 +364,10 @@ class _TrainState:
     step: int = 0
     tokens: int = 0
     examples: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # step time: forward, backward, optimizer (the tokens/s denominator)
+    # wall time of every run of this training so far, loading and validation included; a
+    # checkpoint from before this field resumes at 0 and undercounts its earlier runs
+    wall_seconds: float = 0.0
     best_loss: float = float("inf")
     bad_evals: int = 0
     stopped: bool = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -82,7 +83,13 @@ def test_resumed_run_ends_with_the_same_weights(colour_spec, tmp_path):
     config = dict(epochs=1, batch_size=4, lr=1e-3, val_fraction=0.25, checkpoint_every=1)
     train(data, colour_spec, tmp_path / "full", TrainConfig(**config), progress=False)
     train(data, colour_spec, tmp_path / "split", TrainConfig(**config, max_steps=2), progress=False)
-    train(data, colour_spec, tmp_path / "split", TrainConfig(**config), resume=True, progress=False)
+    first_wall = json.loads((tmp_path / "split" / "checkpoints" / "state.json").read_text())["wall_seconds"]
+    started = time.perf_counter()
+    resumed = train(data, colour_spec, tmp_path / "split", TrainConfig(**config), resume=True, progress=False)
+    own_wall = time.perf_counter() - started
+    # the reported wall time spans both runs, not only the one that finished
+    assert first_wall > 0 and resumed.seconds >= first_wall + 0.5 * own_wall
+    assert ac.Intrinsic.load(tmp_path / "split").training["wall_seconds"] == round(resumed.seconds, 1)
     full = load_file(tmp_path / "full" / "adapter" / "adapter_model.safetensors")
     split = load_file(tmp_path / "split" / "adapter" / "adapter_model.safetensors")
     assert full.keys() == split.keys()
