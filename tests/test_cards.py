@@ -196,7 +196,7 @@ def test_gaps_to_alora_pairs_the_paths_row_by_row_and_the_card_shows_the_interva
 
 def test_a_lora_row_scored_earlier_is_checked_against_the_rows_and_stays_paired_when_it_can(tmp_path):
     from alora_chain.errors import DataError
-    from alora_chain.recipes import _earlier_lora
+    from alora_chain.recipes.scoring import _earlier_lora
 
     rows = [SimpleNamespace(line=i + 1, target=t) for i, t in enumerate(["yes", "no", "yes"])]
     kept = [{"line": r.line, "target": r.target, "output": "yes", "probability": 0.9, "seconds": 0.2} for r in rows]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from alora_chain.datagen import query_rewrite
-from alora_chain.recipes import RECIPES, _recall_at_3
+from alora_chain.recipes import RECIPES
+from alora_chain.recipes.scoring import _recall_at_3
 
 
 def test_validation_recall_searches_the_validation_corpus():
@@ -22,7 +23,7 @@ def test_groundedness_is_scored_again_on_its_test_rows_loosened_into_prose(model
     import json
 
     from alora_chain import Intrinsic
-    from alora_chain.recipes import _score_prose_test
+    from alora_chain.recipes.scoring import _score_prose_test
     from alora_chain.resources import builtin_intrinsics_dir
 
     shipped = builtin_intrinsics_dir() / "groundedness"

@@ -23,9 +23,9 @@ def main(argv: list[str] | None = None) -> None:
     from peft import LoraConfig
 
     from ..data import load_rows
-    from ..datagen import write_jsonl
+    from ..datagen import GENERATORS, ITEM_GENERATORS, write_jsonl
     from ..model import load_model
-    from ..recipes import GENERATORS, ITEM_GENERATORS, RECIPES, spec
+    from ..recipes import RECIPES, spec
     from ..train import TrainConfig, _autocast, _batches, batch_loss, encode_example
 
     parser = argparse.ArgumentParser(

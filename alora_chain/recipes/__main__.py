@@ -1,0 +1,5 @@
+"""``python -m alora_chain.recipes NAME --out DIR``: make, train or score a built-in (see ``cli``)."""
+
+from .cli import main
+
+main()
