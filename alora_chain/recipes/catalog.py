@@ -159,10 +159,12 @@ RECIPES: dict[str, Recipe] = {
         "cellist who teaches in Leeds.\" for \"born in Leeds\": P 0.99) and rejects two faithful "
         "replies whose document words the fact differently (\"Lumen Foods, based in Oslo, makes "
         "frozen pizza ...\" 0.35, \"Born in Leeds in 1961, Ada Brook is a cellist.\" 0.26)",
-        # v0.5 and v0.6 were tries at the training-time target (one epoch over 1,920 rows, under
-        # 45 minutes) from other starts. The rule fixed before v0.5: validation no worse than v0.4's;
-        # v0.5 met it and failed a hand-written test, so v0.6's rule added: those tests pass as
-        # v0.4's do. A validation split from the generator does not hold a namesake's document.
+        # v0.5, v0.6 and v0.7 were tries at the training-time target (one epoch over 1,920 rows,
+        # under 45 minutes) from other starts. The rule fixed before v0.5: validation no worse than
+        # v0.4's; v0.5 met it and failed a hand-written test, so v0.6's rule added: those tests pass
+        # as v0.4's do. v0.7's, fixed before it trained: validation accuracy >= 0.97 and AUROC >=
+        # 0.99, then those tests and 7 of the ten probes. A validation split from the generator does
+        # not hold a namesake's document.
         tried="v0.5 candidate (1,920 new one-document rows x 1 epoch from context_relevance v0.2, "
         "which reads its template inside the adapter: `--train-rows 1920 --epochs 1 --init-from "
         "intrinsics/context_relevance`; 240 steps, 2,496 s, under 45 minutes): validation accuracy "
@@ -178,6 +180,12 @@ RECIPES: dict[str, Recipe] = {
         "0.93, AUROC 0.975 (validation loss 0.083), the hand-written checks in tests/ as this "
         "adapter's, 7 of the ten probes, rejecting three faithful replies (P 0.03 to 0.27); not "
         "scored on the test split; "
+        "v0.7 candidate (the same rows and epoch from context_relevance v0.1, this adapter's own "
+        "start: `--train-rows 1920 --epochs 1 --data data/groundedness-1920 --init-from "
+        "runs/context_relevance-v0.1`; 240 steps, 1,120 s on a 2-core AVX-512/AMX VM): validation "
+        "accuracy 0.95, AUROC 0.995, against this adapter's 0.99 and 1.00 in the same sitting "
+        "(validation loss 0.054 against 0.011), under the bar fixed before it trained (0.97), so "
+        "neither the tests nor the test split scored it; "
         "v0.3 (this recipe with the template read by base weights, 3 epochs, 960 steps, 2,525 s "
         "at 196 tok/s; shipped before this one): best validation loss 0.0522 (this adapter 0.0110), "
         "validation accuracy 0.958 (AUROC 0.994), 0.90 on this test split (AUROC 0.967), 10 points "
