@@ -244,7 +244,7 @@ def _seeds_note(seeds: str) -> str:
 
 def write_card(
     folder: Path, results: dict, tried: str = "", limits: str = "", stages: tuple[str, ...] = (),
-    *, seeds: str = "", setup: str = "",
+    *, seeds: str = "", setup: str = "", lora_stages: tuple[str, ...] = (),
 ) -> Path:
     """Write ``folder/README.md`` for the trained intrinsic in ``folder``; ``tried`` lists other
     settings that were measured and not shipped, so a reader sees what did not work, and
@@ -252,7 +252,8 @@ def write_card(
     ``stages``: the recipes arguments, one training run each, that made the adapter when the
     recipe's defaults alone do not (a run continued from an earlier one). ``seeds``: the figures
     of the same recipe trained with other ``--train-seed`` values, aLoRA and LoRA alike.
-    ``setup``: a shell command the training commands need first (a start restored from git)."""
+    ``setup``: a shell command the training commands need first (a start restored from git).
+    ``lora_stages``: the same as ``stages`` for the LoRA baseline, when it took more than one run."""
     spec = Intrinsic.load(folder)
     training = spec.training
     args = ", ".join(f"`{k}: {v}`" for k, v in spec.arguments.items()) or "none"
@@ -293,6 +294,10 @@ def write_card(
         for number, arguments in enumerate(stages, 1)
     ] or [f"python -m alora_chain.recipes {spec.name} --out intrinsics/{spec.name}            # data + aLoRA"]
     train_commands = [setup, *train_commands] if setup else train_commands
+    lora_commands = [
+        f"python -m alora_chain.recipes {spec.name} --kind lora {arguments}  # LoRA baseline, stage {number}"
+        for number, arguments in enumerate(lora_stages, 1)
+    ] or [f"python -m alora_chain.recipes {spec.name} --kind lora{lora_start} --out runs/{spec.name}-lora # LoRA baseline"]
     text = f"""# {spec.name}
 
 {spec.description}
@@ -316,7 +321,7 @@ Targets (measured above, never tuned on this split):
 
 ```bash
 {chr(10).join(train_commands)}
-python -m alora_chain.recipes {spec.name} --kind lora{lora_start} --out runs/{spec.name}-lora # LoRA baseline
+{chr(10).join(lora_commands)}
 python -m alora_chain.recipes {spec.name} --evaluate --limit {results["examples"]} --out intrinsics/{spec.name} [--lora runs/{spec.name}-lora]
 ```
 Data comes from `alora_chain.datagen.{spec.name}` (seed 0); `alora-chain eval {spec.name} test.jsonl` re-scores.

@@ -98,6 +98,20 @@ def test_a_card_lists_each_training_stage_when_the_recipe_names_them(tmp_path):
     assert card.index(setup) < card.index("--init-from runs/x  # stage 1")
 
 
+def test_a_card_lists_each_lora_baseline_stage_when_the_recipe_names_them(tmp_path):
+    from alora_chain.cards import write_card
+    from alora_chain.resources import builtin_intrinsics_dir
+
+    folder = tmp_path / "requirement_check"
+    shutil.copytree(builtin_intrinsics_dir() / "requirement_check", folder)
+    results = json.loads((folder / "results.json").read_text())
+    card = write_card(folder, results, lora_stages=("--out runs/l1", "--init-from runs/l1 --out runs/l")).read_text()
+    first = "requirement_check --kind lora --out runs/l1  # LoRA baseline, stage 1"
+    second = "requirement_check --kind lora --init-from runs/l1 --out runs/l  # LoRA baseline, stage 2"
+    assert card.index(first) < card.index(second) and "# LoRA baseline\n" not in card
+    assert "--out runs/requirement_check-lora # LoRA baseline\n" in write_card(folder, results).read_text()
+
+
 def test_built_ins_started_from_a_replaced_release_restore_it_in_their_cards():
     from alora_chain import Intrinsic
     from alora_chain.recipes import RECIPES

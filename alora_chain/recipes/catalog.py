@@ -38,6 +38,8 @@ class Recipe:
     # the command-line arguments of each training run that made the shipped adapter, when the
     # defaults above alone do not (a run continued from an earlier one's adapter), for its card
     stages: tuple[str, ...] = ()
+    # the same for the LoRA baseline (each with --kind lora), when it took more than one run
+    lora_stages: tuple[str, ...] = ()
     # a shell command run before the stages, for its card: restores a start that a later release
     # replaced (an older built-in's folder, from git history)
     setup: str = ""
@@ -222,6 +224,12 @@ RECIPES: dict[str, Recipe] = {
             "--out runs/requirement_check-v0.2",
             "--init-from runs/requirement_check-v0.2 --data data/requirement_check-5120 "
             "--out intrinsics/requirement_check",
+        ),
+        lora_stages=(
+            "--train-rows 2560 --epochs 3 --patience 2 --data data/requirement_check-2560 "
+            "--out runs/requirement_check-lora-v0.2",
+            "--init-from runs/requirement_check-lora-v0.2 --data data/requirement_check-5120 "
+            "--out runs/requirement_check-lora",
         ),
         tried="v0.2 (the first stage alone, 2,560 rows x 3 epochs): 0.80 validation accuracy, "
         "AUROC 0.92; 0.69 on this test split, AUROC 0.82, against 0.74 (AUROC 0.81; interval -13 "

@@ -80,7 +80,7 @@ def evaluate_builtin(
         recipe = RECIPES[name]
         write_card(
             folder, results, recipe.tried, recipe.limits, recipe.stages, seeds=recipe.seeds,
-            setup=recipe.setup,
+            setup=recipe.setup, lora_stages=recipe.lora_stages,
         )
     def figures(scored: dict) -> dict:  # without the per-row answers, which stay in results.json
         return {k: v for k, v in scored.items() if k not in ("paths", "prose_test")} | {
