@@ -19,12 +19,16 @@ def _fmt(value) -> str:
     return "—" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+# a LoRA row taken from an earlier results.json (--lora-results) is added last: tables keep this order
+_PATH_ORDER = {"alora": 0, "lora": 1, "prompt": 2}
+
+
 def results_table(results: dict) -> str:
     """Markdown table: one row per path (aLoRA / LoRA / prompt), metrics and median latency."""
     paths = results["paths"]
     metrics = [m for m in _SHOWN if any(m in p["metrics"] for p in paths.values())]
     lines = ["| path | " + " | ".join(metrics) + " | median latency |", "|---" * (len(metrics) + 2) + "|"]
-    for name, path in paths.items():
+    for name, path in sorted(paths.items(), key=lambda item: _PATH_ORDER.get(item[0], len(_PATH_ORDER))):
         cells = [_fmt(path["metrics"].get(m)) for m in metrics]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {path['latency_median_s'] * 1000:.0f} ms |")
     return "\n".join(lines)

@@ -28,6 +28,13 @@ def test_choice_verdicts_follow_the_figures():
     assert "not measured" in verdicts(_choice(0.90, 0.60))[2]
 
 
+def test_the_results_table_lists_alora_lora_prompt_whatever_order_they_were_scored_in():
+    from alora_chain.cards import results_table
+
+    table = results_table(_choice(0.90, 0.60, lora=0.91))  # a LoRA row from --lora-results comes last
+    assert [line.split(" | ")[0] for line in table.splitlines()[2:]] == ["| alora", "| lora", "| prompt"]
+
+
 def test_score_and_text_verdicts():
     score = {
         "kind": "score",
@@ -231,6 +238,12 @@ def test_a_lora_row_scored_earlier_is_checked_against_the_rows_and_stays_paired_
     earlier.write_text(json.dumps({"examples": 3, "paths": {}}))
     with pytest.raises(DataError, match="no LoRA row"):
         _earlier_lora(earlier, rows)
+    # a section of one (its prose rows) is named by its label in the card and in errors
+    section = {"examples": 3, "paths": {"lora": lora | {"predictions": kept}}}
+    got = _earlier_lora(section, rows, "results.json (prose rows)")
+    assert got["path"]["scored_earlier"] == "results.json (prose rows)" and len(got["predictions"]) == 3
+    with pytest.raises(DataError, match=r"results.json \(prose rows\) scored 3 rows"):
+        _earlier_lora(section, rows[:2], "results.json (prose rows)")
 
 
 def test_a_card_says_when_its_adapter_was_trained_under_bf16(tmp_path):

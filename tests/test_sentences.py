@@ -34,7 +34,8 @@ def test_split_sentences_keeps_abbreviations_and_decimals_and_gives_offsets():
 
 
 def test_each_sentence_is_judged_alone_and_the_session_is_untouched(model):
-    # the whole reply reads as grounded (its second sentence is right); the first names the wrong CEO
+    # the first sentence names the wrong CEO, the second is right: one call judges the reply as a
+    # whole (groundedness v0.4 let it pass, P 0.99), check_sentences says which sentence fails
     s = session(model, "Pelling Dairy is run by Jonas Whitlock. Pelling is a village of 900 people.")
     before = (s.transcript, s.token_ids)
     whole = s.invoke("groundedness", documents=DOCS)
@@ -45,8 +46,8 @@ def test_each_sentence_is_judged_alone_and_the_session_is_untouched(model):
         "Pelling is a village of 900 people.",
     ]
     assert [x.start for x in sentences] == [0, 40]
-    assert whole.value is True and whole.score > 0.9  # what the one call misses ...
-    assert sentences[0].value is False and sentences[0].score < 0.1  # ... one sentence at a time shows
+    assert whole.value is False
+    assert sentences[0].value is False and sentences[0].score < 0.1
     assert sentences[1].value is True and sentences[1].score > 0.9
     again = s.invoke("groundedness", documents=DOCS)  # the cache still holds the whole reply
     assert again.score == pytest.approx(whole.score, abs=1e-4)
@@ -75,7 +76,7 @@ def test_rag_guard_per_sentence_names_the_unsupported_sentence(model):
     guard = RagGuard(model, intrinsics={"context_relevance": None, "certainty": None})
     draft = "Pelling Dairy is run by Jonas Whitlock. Pelling is a village of 900 people."
     whole = guard.check(None, QUESTION, DOCS, draft=draft)
-    assert whole.sentences == [] and whole.grounded is True  # one call over the whole draft misses it
+    assert whole.sentences == [] and whole.grounded is False  # one call over the whole draft names no sentence
     judged = guard.judge(session(model, draft), DOCS, per_sentence=True)
     assert [c.intrinsic for c in judged.calls] == ["groundedness"] * 2  # a call per sentence, no other
     assert judged.unsupported_sentences == ["Pelling Dairy is run by Jonas Whitlock."]

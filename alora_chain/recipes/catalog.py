@@ -124,14 +124,17 @@ RECIPES: dict[str, Recipe] = {
         f"Is the last assistant reply supported by the documents? {_BOOL}.",
         {"kind": "choice", "labels": ["grounded", "ungrounded"], "positive": "grounded"},
         {"documents": "list[str]"},
-        # v0.4: v0.3's data and start, with the adapter reading the rendered template too
-        # (template_weights "adapter"), so the reply restated next to the document passes through
-        # adapted weights. v0.3 (one document per call, per_item/any, a reply is grounded when one
-        # document states all its claims; one-document rows whose negatives are mostly the
-        # entity's own document misstated and a look-alike's document; started from
-        # context_relevance's adapter) read it with base weights. One epoch: with the template
-        # inside the adapter a step took 17 s (on a slower VM than v0.3's 2.6 s), so three epochs
-        # would have taken ~4.5 h.
+        # v0.8: v0.4's recipe run again, unchanged (same command, data sha and seed), on a 2-core
+        # AVX-512/AMX VM: 31 minutes where v0.4 took 92 on an AVX2-only one, and another adapter,
+        # since float rounding differs between the two CPUs' kernels and 320 steps amplify it.
+        # Shipped by the rule fixed before it trained: under 45 minutes, validation accuracy
+        # >= 0.97 and AUROC >= 0.99, the hand-written tests, 7 of the ten probes. v0.4: v0.3's data
+        # and start, with the adapter reading the rendered template too (template_weights
+        # "adapter"), so the reply restated next to the document passes through adapted weights.
+        # v0.3 (one document per call, per_item/any, a reply is grounded when one document states
+        # all its claims; one-document rows whose negatives are mostly the entity's own document
+        # misstated and a look-alike's document; started from context_relevance's adapter) read it
+        # with base weights.
         sizes=(2560, 96, 200),
         epochs=1,
         patience=2,
@@ -141,39 +144,45 @@ RECIPES: dict[str, Recipe] = {
         setup=_CONTEXT_RELEVANCE_V01,
         stages=("--init-from runs/context_relevance-v0.1 --out intrinsics/groundedness",),
         prose_test=0.5,
-        limits="validation (96 one-document rows, `--evaluate --split val`): 0.99 accuracy, AUROC "
-        "1.00 (v0.3 0.96, AUROC 0.99, scored in the same sitting); the LoRA row trained one epoch as "
-        "this adapter did (validation loss 0.090 against 0.011); v0.3's LoRA baseline, three epochs "
+        limits="validation (96 one-document rows, `--evaluate --split val`): 1.00 accuracy, AUROC "
+        "1.00 (v0.4 0.99, AUROC 1.00, scored in the same sitting; validation loss 0.0007 against "
+        "v0.4's 0.011); its three test misses are faithful replies judged ungrounded (P 0.00 to "
+        "0.45), one of them a reply that names its subject only by a pronoun (\"It began in "
+        "2011.\"), and its four prose-row misses too; the LoRA row trained one epoch as this adapter "
+        "did (validation loss 0.090); v0.3's LoRA baseline, three epochs "
         "from zeros (960 steps, 3,535 s), got all 100 test rows right (AUROC 1.00) and 0.93 on the "
-        "prose rows in an earlier sitting, so given three times the steps LoRA draws level: the +20 "
+        "prose rows in an earlier sitting, so given three times the steps LoRA draws level: the +17 "
         "points are the one-epoch budget and context_relevance's head start, not a ceiling LoRA "
         "cannot reach; each call reads "
-        "one document, so a reply whose claims are spread over several documents can be judged ungrounded; "
-        "hand-written checks (tests/data/builtin_examples.jsonl): a document sentence that goes on "
-        "after the value (\"opened its doors in 1987 on Pier 4\") makes a faithful reply look "
-        "ungrounded (P(grounded) 0.08, v0.3 0.02-0.35; 1.00 without the trailing phrase, 0.98 with "
-        "it moved to the front, \"Built on Pier 4, ...\"), although the test "
-        "rows with their documents loosened that way and others (test_prose.jsonl, below) lose only "
-        "4 points (0.96 against 1.00; v0.3 scored them no lower than the plain ones): the generated "
-        "continuations do not reproduce that miss; ten more hand-written probes (the same file, pairs of a "
-        "faithful reply and an unsupported one; written before any adapter scored them): 7 right; it "
-        "accepts a claim whose value the document states in another relation (\"Ada Brook is a "
-        "cellist who teaches in Leeds.\" for \"born in Leeds\": P 0.99) and rejects two faithful "
-        "replies whose document words the fact differently (\"Lumen Foods, based in Oslo, makes "
-        "frozen pizza ...\" 0.35, \"Born in Leeds in 1961, Ada Brook is a cellist.\" 0.26)",
+        "one document, so a reply whose claims are spread over several documents can be judged ungrounded "
+        "(the README's per-sentence check helps there); "
+        "hand-written checks and ten probes (tests/data/builtin_examples.jsonl; pairs of a faithful "
+        "reply and an unsupported one, written before any adapter scored them): 13 of 14 right "
+        "(v0.4 10): the Pier 4 case, a document sentence that goes on after the value (\"opened its "
+        "doors in 1987 on Pier 4\"), P(grounded) 0.80 (v0.4 0.08), \"Lumen Foods, based in Oslo, "
+        "makes frozen pizza ...\" 0.83 (v0.4 0.35), \"Born in Leeds in 1961, Ada Brook is a "
+        "cellist.\" 0.99 (v0.4 0.26); it still accepts a claim whose value the document states in "
+        "another relation (\"Ada Brook is a cellist who teaches in Leeds.\" for \"born in Leeds\": "
+        "P 1.00, v0.4 0.99)",
         # v0.5, v0.6 and v0.7 were tries at the training-time target (one epoch over 1,920 rows,
         # under 45 minutes) from other starts. The rule fixed before v0.5: validation no worse than
         # v0.4's; v0.5 met it and failed a hand-written test, so v0.6's rule added: those tests pass
         # as v0.4's do. v0.7's, fixed before it trained: validation accuracy >= 0.97 and AUROC >=
         # 0.99, then those tests and 7 of the ten probes. A validation split from the generator does
         # not hold a namesake's document.
-        tried="v0.5 candidate (1,920 new one-document rows x 1 epoch from context_relevance v0.2, "
+        tried="v0.4 (this command on a 2-core AVX2-only AMD EPYC VM, shipped before this adapter: "
+        "320 steps, 5,491 s at 80 tok/s; validation loss 0.011): 1.00 on this test split (AUROC "
+        "1.00), 0.96 on the prose rows (AUROC 0.993), 10 of the 14 hand-written cases; it let the "
+        "README's two-sentence Pelling reply pass as a whole (P 0.99), this adapter does not (0.00); "
+        "the same command, data and seed made two adapters on two CPUs, 3 points apart on the test "
+        "rows (within the noise of 100 rows): a difference between training runs, not settings; "
+        "v0.5 candidate (1,920 new one-document rows x 1 epoch from context_relevance v0.2, "
         "which reads its template inside the adapter: `--train-rows 1920 --epochs 1 --init-from "
         "intrinsics/context_relevance`; 240 steps, 2,496 s, under 45 minutes): validation accuracy "
-        "0.99, AUROC 1.00, as this adapter's in the same sitting (validation loss 0.0087 against "
+        "0.99, AUROC 1.00, as v0.4's in the same sitting (validation loss 0.0087 against "
         "0.011), but it failed the README's per-sentence check: \"Pelling Dairy is run by Jonas "
         "Whitlock.\" judged supported by \"Pelling is a village of 900 people.\" (P 0.73; 0.54 as "
-        "one sentence under check_sentences; this adapter 0.00 and 0.00), the habit of its start, "
+        "one sentence under check_sentences; v0.4 and this adapter 0.00 and 0.00), the habit of its start, "
         "which calls a document that names the entity relevant; it got the Pier 4 case right (0.96) "
         "but rejected the same fact with the phrase moved to the front (0.31); on the ten probes "
         "above (Known limits), 8 right; not scored on the test split; "
@@ -182,14 +191,14 @@ RECIPES: dict[str, Recipe] = {
         "0.93, AUROC 0.975 (validation loss 0.083), the hand-written checks in tests/ as this "
         "adapter's, 7 of the ten probes, rejecting three faithful replies (P 0.03 to 0.27); not "
         "scored on the test split; "
-        "v0.7 candidate (the same rows and epoch from context_relevance v0.1, this adapter's own "
+        "v0.7 candidate (the same rows and epoch from context_relevance v0.1, v0.4's own "
         "start: `--train-rows 1920 --epochs 1 --data data/groundedness-1920 --init-from "
         "runs/context_relevance-v0.1`; 240 steps, 1,120 s on a 2-core AVX-512/AMX VM): validation "
-        "accuracy 0.95, AUROC 0.995, against this adapter's 0.99 and 1.00 in the same sitting "
+        "accuracy 0.95, AUROC 0.995, against v0.4's 0.99 and 1.00 in the same sitting "
         "(validation loss 0.054 against 0.011), under the bar fixed before it trained (0.97), so "
         "neither the tests nor the test split scored it; "
         "v0.3 (this recipe with the template read by base weights, 3 epochs, 960 steps, 2,525 s "
-        "at 196 tok/s; shipped before this one): best validation loss 0.0522 (this adapter 0.0110), "
+        "at 196 tok/s; shipped before v0.4): best validation loss 0.0522 (v0.4 0.0110), "
         "validation accuracy 0.958 (AUROC 0.994), 0.90 on this test split (AUROC 0.967), 10 points "
         "behind LoRA; "
         "v0.1 (q/k/v, 320 rows x 5 epochs, reply only in the conversation): 0.44 validation "

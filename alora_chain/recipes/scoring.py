@@ -74,7 +74,9 @@ def evaluate_builtin(
             "gold_rewrite_recall_at_3": _recall_at_3(rows, [r.target for r in rows], seed, split),
         }
     if split == "test" and RECIPES[name].prose_test:
-        results["prose_test"] = _score_prose_test(name, folder, model, intrinsic, baseline, seed, limit)
+        results["prose_test"] = _score_prose_test(
+            name, folder, model, intrinsic, baseline, seed, limit, lora_results=lora_results
+        )
     if split == "test":
         shutil.copy(paths["test"], folder / "test.jsonl")
         recipe = RECIPES[name]
@@ -91,11 +93,15 @@ def evaluate_builtin(
     return results
 
 
-def _score_prose_test(name: str, folder: Path, model, intrinsic, baseline, seed: int, limit: int | None) -> dict:
+def _score_prose_test(
+    name: str, folder: Path, model, intrinsic, baseline, seed: int, limit: int | None,
+    *, lora_results: Path | None = None,
+) -> dict:
     """The test rows again, their documents loosened into prose (``folder/test_prose.jsonl``).
 
     The same conversations, replies and labels as ``test.jsonl``: only how the documents are
-    written changes, so the two tables differ by that alone.
+    written changes, so the two tables differ by that alone. ``lora_results``: as in
+    :func:`evaluate_builtin`; its prose LoRA row stands in too, if it loosened at the same rate.
     """
     from ..data import load_rows
     from ..evaluate import evaluate
@@ -107,14 +113,21 @@ def _score_prose_test(name: str, folder: Path, model, intrinsic, baseline, seed:
     compare = ("lora", "prompt") if baseline is not None else ("prompt",)
     report = evaluate(model, intrinsic, rows, lora=baseline, compare=compare)
     scored = json.loads(report.model_dump_json())
-    return scored | {
-        "prose": rate,
-        "gaps": gaps_to_alora(intrinsic, {p: got.predictions for p, got in report.paths.items()}),
-    }
+    predictions = {p: got.predictions for p, got in report.paths.items()}
+    earlier_prose = json.loads(Path(lora_results).read_text()).get("prose_test") if lora_results else None
+    if baseline is None and earlier_prose is not None and "lora" in earlier_prose.get("paths", {}):
+        if earlier_prose.get("prose") != rate:
+            raise DataError(f"{lora_results} loosened its prose rows at {earlier_prose.get('prose')}, not {rate}")
+        earlier = _earlier_lora(earlier_prose, rows, f"{lora_results} (prose rows)")
+        scored["paths"]["lora"] = earlier["path"]
+        if earlier["predictions"] is not None:
+            predictions["lora"] = earlier["predictions"]
+    return scored | {"prose": rate, "gaps": gaps_to_alora(intrinsic, predictions)}
 
 
-def _earlier_lora(path: Path, rows) -> dict:
-    """The LoRA row of an earlier ``results.json``, checked against this evaluation's ``rows``.
+def _earlier_lora(path: Path | dict, rows, label: str | None = None) -> dict:
+    """The LoRA row of an earlier ``results.json`` (its path, or a scored section of one, named
+    ``label`` in errors), checked against this evaluation's ``rows``.
 
     A LoRA baseline costs hours of this CPU and its run folder does not outlive a session, so a
     new aLoRA can be compared with a baseline scored before on the same test rows. Row by row
@@ -123,7 +136,8 @@ def _earlier_lora(path: Path, rows) -> dict:
     """
     from ..evaluate import Prediction
 
-    earlier = json.loads(Path(path).read_text())
+    earlier = path if isinstance(path, dict) else json.loads(Path(path).read_text())
+    path = label or path
     lora = earlier.get("paths", {}).get("lora")
     if lora is None:
         raise DataError(f"{path} has no LoRA row to compare with")
