@@ -12,9 +12,9 @@ Example::
             "Pelling is a village of 900 people."]
     s = Session(model).user("Who runs Pelling Dairy, and how big is Pelling?")
     s.assistant("Pelling Dairy is run by Jonas Whitlock. Pelling is a village of 900 people.")
-    s.invoke("groundedness", documents=docs).score        # 0.99: the whole reply passes
+    s.invoke("groundedness", documents=docs).score        # 0.00: the whole reply fails ...
     for sentence in check_sentences(s, "groundedness", documents=docs):
-        sentence.text, sentence.score, sentence.value     # (..., 0.00, False), (..., 1.00, True)
+        sentence.text, sentence.score, sentence.value     # ... here: (..., 0.00, False), (..., 1.00, True)
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ def _restore_context_relevance(version: str, commit: str) -> str:
     )
 
 
-# groundedness v0.4 started from context_relevance v0.1 (the template read with base weights),
+# groundedness v0.4 and v0.8 started from context_relevance v0.1 (the template read with base weights),
 # which v0.2 replaced in the package, and answerability v0.5 from v0.2: their cards restore the
 # start from git, so that a later context_relevance release does not move it.
 _CONTEXT_RELEVANCE_V01 = _restore_context_relevance("0.1", "eb8b9cd")
