@@ -163,7 +163,14 @@ RECIPES: dict[str, Recipe] = {
         "makes frozen pizza ...\" 0.83 (v0.4 0.35), \"Born in Leeds in 1961, Ada Brook is a "
         "cellist.\" 0.99 (v0.4 0.26); it still accepts a claim whose value the document states in "
         "another relation (\"Ada Brook is a cellist who teaches in Leeds.\" for \"born in Leeds\": "
-        "P 1.00, v0.4 0.99)",
+        "P 1.00, v0.4 0.99), as in the demo, where a battery life answered with the Scout R2's lease "
+        "price (\"650 euros per month\") passes (P 1.00, v0.4 0.93); twenty more probes on the "
+        "demo's knowledge base (the same file: ten documents, each with a faithful reply and one "
+        "with a value misstated, beside a second document; written after this adapter had "
+        "accepted a misstated battery life there): 17 right (v0.4 18, scored in the same sitting), "
+        "all ten faithful replies accepted, three misstated values accepted in documents that "
+        "state several facts (\"lasts 20 hours\" for 14: P 0.96; 90 kg for 60: 0.85; 2,400 euros "
+        "for 1,200: 0.99; v0.4 missed the 90 kg and a wrong co-founder)",
         # v0.5, v0.6 and v0.7 were tries at the training-time target (one epoch over 1,920 rows,
         # under 45 minutes) from other starts. The rule fixed before v0.5: validation no worse than
         # v0.4's; v0.5 met it and failed a hand-written test, so v0.6's rule added: those tests pass
