@@ -72,6 +72,8 @@ def test_training_learns_and_output_folder_runs_through_invoke(model, colour_spe
     trained = ac.Intrinsic.load(out)
     assert trained.base_model.fingerprint == model.identity.fingerprint
     assert trained.training["data_sha256"]
+    environment = trained.training["environment"]  # which machine and versions made these weights
+    assert environment["torch"] == torch.__version__ and environment["cpu"] and environment["torch_threads"] >= 1
     weights = load_file(out / "adapter" / "adapter_model.safetensors")
     assert all(t.dtype == torch.float16 for t in weights.values())
     accuracy, mass = _accuracy(model, trained, held_out)

@@ -125,8 +125,9 @@ RECIPES: dict[str, Recipe] = {
         {"kind": "choice", "labels": ["grounded", "ungrounded"], "positive": "grounded"},
         {"documents": "list[str]"},
         # v0.8: v0.4's recipe run again, unchanged (same command, data sha and seed), on a 2-core
-        # AVX-512/AMX VM: 31 minutes where v0.4 took 92 on an AVX2-only one, and another adapter,
-        # since float rounding differs between the two CPUs' kernels and 320 steps amplify it.
+        # AVX-512/AMX VM: 31 minutes where v0.4 took 92 on an AVX2-only one, and another adapter:
+        # on one machine the recipe repeats bit for bit (two 10-step runs, identical weights), so
+        # the CPU's rounding, or library versions v0.4 did not record, made the difference.
         # Shipped by the rule fixed before it trained: under 45 minutes, validation accuracy
         # >= 0.97 and AUROC >= 0.99, the hand-written tests, 7 of the ten probes. v0.4: v0.3's data
         # and start, with the adapter reading the rendered template too (template_weights
@@ -181,7 +182,7 @@ RECIPES: dict[str, Recipe] = {
         "320 steps, 5,491 s at 80 tok/s; validation loss 0.011): 1.00 on this test split (AUROC "
         "1.00), 0.96 on the prose rows (AUROC 0.993), 10 of the 14 hand-written cases; it let the "
         "README's two-sentence Pelling reply pass as a whole (P 0.99), this adapter does not (0.00); "
-        "the same command, data and seed made two adapters on two CPUs, 3 points apart on the test "
+        "the same command, data and seed made two adapters on two machines, 3 points apart on the test "
         "rows (within the noise of 100 rows): a difference between training runs, not settings; "
         "v0.5 candidate (1,920 new one-document rows x 1 epoch from context_relevance v0.2, "
         "which reads its template inside the adapter: `--train-rows 1920 --epochs 1 --init-from "
