@@ -237,6 +237,19 @@ def baseline_note(baseline: dict | None, training: dict) -> str:
     )
 
 
+def _machine(training: dict) -> str:
+    """The machine a run trained on, as far as its ``intrinsic.yaml`` recorded it (older runs did not)."""
+    environment = training.get("environment")
+    if not environment:
+        return "the 2-core CPU"
+    features = "/".join(environment.get("cpu_features") or []) or "no AVX2"
+    cores = f"{environment['cpu_count']}-core " if environment.get("cpu_count") else ""
+    return (
+        f"a {cores}{environment['cpu']} with {features}, {environment['torch_threads']} torch threads, "
+        f"torch {environment['torch']}, transformers {environment['transformers']}, peft {environment['peft']}"
+    )
+
+
 def _seeds_note(seeds: str) -> str:
     if not seeds:
         return ""
@@ -312,7 +325,7 @@ def write_card(
   {", ".join(training["config"].get("target_modules", []))}, fp16 safetensors{per_item or ""}{template_reader}
 * base model: {spec.base_model.name} (fingerprint `{spec.base_model.fingerprint}`)
 * training: {training.get("steps")} steps on `{training.get("data")}` (sha256 `{training.get("data_sha256")}`),
-  {training.get("wall_seconds")} s wall on the 2-core CPU (how busy the machine was: README, "Training speed"){start}
+  {training.get("wall_seconds")} s wall on {_machine(training)} (how busy the machine was: README, "Training speed"){start}
 
 ## Held-out results ({results["examples"]} test rows, split by template and entity; `test.jsonl` here)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import platform
 import random
 import time
@@ -492,6 +493,7 @@ def training_environment() -> dict:
         "cpu": cpu,
         # the vector units torch's CPU kernels pick between: they set both speed and rounding
         "cpu_features": [f for f in _CPU_FEATURES if f in flags],
+        "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
         "torch": str(torch.__version__),  # a TorchVersion, which yaml.safe_dump refuses

@@ -105,6 +105,29 @@ def test_a_card_lists_each_training_stage_when_the_recipe_names_them(tmp_path):
     assert card.index(setup) < card.index("--init-from runs/x  # stage 1")
 
 
+def test_a_card_names_the_machine_its_adapter_trained_on_when_recorded(tmp_path):
+    import yaml
+
+    from alora_chain.cards import write_card
+    from alora_chain.resources import builtin_intrinsics_dir
+
+    folder = tmp_path / "requirement_check"
+    shutil.copytree(builtin_intrinsics_dir() / "requirement_check", folder)
+    results = json.loads((folder / "results.json").read_text())
+    assert "s wall on the 2-core CPU" in write_card(folder, results).read_text()  # not recorded then
+    spec = yaml.safe_load((folder / "intrinsic.yaml").read_text())
+    spec["training"]["environment"] = {
+        "cpu": "Test CPU", "cpu_features": ["avx2", "avx512f"], "torch_threads": 2, "python": "3.11.7",
+        "torch": "2.13.0+cpu", "transformers": "5.24.0", "peft": "0.21.2",
+    }
+    (folder / "intrinsic.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    card = write_card(folder, results).read_text()
+    assert "s wall on a Test CPU with avx2/avx512f, 2 torch threads, torch 2.13.0+cpu, transformers 5.24.0, peft 0.21.2 (" in card
+    spec["training"]["environment"]["cpu_count"] = 2
+    (folder / "intrinsic.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    assert "s wall on a 2-core Test CPU with avx2" in write_card(folder, results).read_text()
+
+
 def test_a_card_lists_each_lora_baseline_stage_when_the_recipe_names_them(tmp_path):
     from alora_chain.cards import write_card
     from alora_chain.resources import builtin_intrinsics_dir
