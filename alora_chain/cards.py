@@ -243,7 +243,7 @@ def _machine(training: dict) -> str:
     if not environment:
         return "the 2-core CPU"
     features = "/".join(environment.get("cpu_features") or []) or "no AVX2"
-    cores = f"{environment['cpu_count']}-core " if environment.get("cpu_count") else ""
+    cores = f"{environment['cores']}-core " if environment.get("cores") else ""
     return (
         f"a {cores}{environment['cpu']} with {features}, {environment['torch_threads']} torch threads, "
         f"torch {environment['torch']}, transformers {environment['transformers']}, peft {environment['peft']}"

@@ -15,8 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import platform
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -31,6 +29,7 @@ from .chat import conversation_ids
 from .data import Row, load_rows
 from .errors import DataError, InvalidArgumentError
 from .intrinsic import Intrinsic, invocation_tokens
+from .machine import machine_facts
 from .model import Model, load_model
 
 
@@ -470,45 +469,6 @@ def _load_initial_weights(peft, folder: Path, lora) -> None:
         raise DataError(f"init_from: {len(result.unexpected_keys)} weights of {weights_file} fit no layer")
 
 
-_CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
-
-
-def training_environment() -> dict:
-    """Where a run trained: CPU, threads and library versions, kept in ``intrinsic.yaml``.
-
-    The same command, data and seed gives the same weights on one machine, but another CPU or
-    library version rounds differently and, over hundreds of steps, trains another adapter
-    (groundedness v0.4 and v0.8): this is what tells two such runs apart, and their wall times.
-    """
-    import peft
-    import transformers
-
-    info = _read_cpuinfo().splitlines()
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in info if line.startswith("model name")),
-        platform.processor() or platform.machine(),
-    )
-    flags = set(next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), []))
-    return {
-        "cpu": cpu,
-        # the vector units torch's CPU kernels pick between: they set both speed and rounding
-        "cpu_features": [f for f in _CPU_FEATURES if f in flags],
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "torch": str(torch.__version__),  # a TorchVersion, which yaml.safe_dump refuses
-        "transformers": transformers.__version__,
-        "peft": peft.__version__,
-    }
-
-
-def _read_cpuinfo() -> str:
-    try:
-        return Path("/proc/cpuinfo").read_text()
-    except OSError:  # not Linux
-        return ""
-
-
 def _write_intrinsic(model: Model, spec: Intrinsic, config, lora, out: Path, data, result) -> None:
     """The ready intrinsic folder: adapter (fp16 safetensors) + intrinsic.yaml."""
     from peft import get_peft_model_state_dict
@@ -539,7 +499,7 @@ def _write_intrinsic(model: Model, spec: Intrinsic, config, lora, out: Path, dat
             "train_tokens_per_s": round(result.train_tokens_per_s, 1),
             "examples_per_s": round(result.examples_per_s, 2),
             "wall_seconds": round(result.seconds, 1),
-            "environment": training_environment(),
+            "environment": machine_facts(),  # which machine and versions made these weights
         },
         "metrics": {"best_val_loss": round(result.best_val_loss, 4)} if math.isfinite(result.best_val_loss) else {},
     }

@@ -123,7 +123,7 @@ def test_a_card_names_the_machine_its_adapter_trained_on_when_recorded(tmp_path)
     (folder / "intrinsic.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     card = write_card(folder, results).read_text()
     assert "s wall on a Test CPU with avx2/avx512f, 2 torch threads, torch 2.13.0+cpu, transformers 5.24.0, peft 0.21.2 (" in card
-    spec["training"]["environment"]["cpu_count"] = 2
+    spec["training"]["environment"]["cores"] = 2
     (folder / "intrinsic.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     assert "s wall on a 2-core Test CPU with avx2" in write_card(folder, results).read_text()
 
@@ -249,18 +249,22 @@ def test_a_lora_row_scored_earlier_is_checked_against_the_rows_and_stays_paired_
     earlier = tmp_path / "results.json"
     earlier.write_text(json.dumps({"examples": 3, "paths": {"lora": lora | {"predictions": kept}},
                                    "baseline": {"epochs": 3}}))
-    got = _earlier_lora(earlier, rows)
+
+    def _earlier_lora_of_file(rows):  # as evaluate_builtin reads --lora-results
+        return _earlier_lora(json.loads(earlier.read_text()), rows, str(earlier))
+
+    got = _earlier_lora_of_file(rows)
     assert [p.output for p in got["predictions"]] == ["yes"] * 3 and got["baseline"] == {"epochs": 3}
     assert got["path"]["scored_earlier"] == str(earlier) and got["path"]["metrics"] == lora["metrics"]
     with pytest.raises(DataError, match="other rows"):
-        _earlier_lora(earlier, [rows[1], rows[0], rows[2]])
+        _earlier_lora_of_file([rows[1], rows[0], rows[2]])
     with pytest.raises(DataError, match="3 rows"):
-        _earlier_lora(earlier, rows[:2])
+        _earlier_lora_of_file(rows[:2])
     earlier.write_text(json.dumps({"examples": 3, "paths": {"lora": lora}}))  # figures only
-    assert _earlier_lora(earlier, rows)["predictions"] is None
+    assert _earlier_lora_of_file(rows)["predictions"] is None
     earlier.write_text(json.dumps({"examples": 3, "paths": {}}))
     with pytest.raises(DataError, match="no LoRA row"):
-        _earlier_lora(earlier, rows)
+        _earlier_lora_of_file(rows)
     # a section of one (its prose rows) is named by its label in the card and in errors
     section = {"examples": 3, "paths": {"lora": lora | {"predictions": kept}}}
     got = _earlier_lora(section, rows, "results.json (prose rows)")

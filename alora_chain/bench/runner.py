@@ -3,34 +3,26 @@
 from __future__ import annotations
 
 import os
-import platform
 from collections.abc import Callable
 from dataclasses import asdict
 
 import torch
 
+from ..machine import machine_facts
 from ..model import Model
 from ..session import Session
 from .paths import deepcopy_call, floor_call, fork_cost, shape_of, timed, turn_call
 from .report import BenchResults, ForkRow, LatencyRow, MultiRow, TurnRow
 from .workload import SYSTEM, BenchConfig, Workload, grow_history, make_workload
 
+# the facts BenchResults.machine holds (flat strings and numbers), and the load when it ran
+_BENCH_FACTS = ("cpu", "cores", "torch_threads", "torch", "python")
+
 
 def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "load_1min": f"{os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else None,
-    }
+    facts = machine_facts()
+    load = f"{os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else None
+    return {key: facts[key] for key in _BENCH_FACTS} | {"load_1min": load}
 
 
 def run_bench(model: Model, config: BenchConfig, log: Callable[[str], None] = print) -> BenchResults:

@@ -47,7 +47,8 @@ def evaluate_builtin(
     if baseline is not None:
         results["baseline"] = baseline_record(baseline)
     predictions = {p: got.predictions for p, got in report.paths.items()}
-    earlier = _earlier_lora(lora_results, rows) if lora_results else None
+    earlier_results = json.loads(Path(lora_results).read_text()) if lora_results else None
+    earlier = _earlier_lora(earlier_results, rows, str(lora_results)) if earlier_results is not None else None
     if earlier is not None:
         results["paths"]["lora"], results["baseline"] = earlier["path"], earlier["baseline"]
         if earlier["predictions"] is not None:
@@ -75,7 +76,8 @@ def evaluate_builtin(
         }
     if split == "test" and RECIPES[name].prose_test:
         results["prose_test"] = _score_prose_test(
-            name, folder, model, intrinsic, baseline, seed, limit, lora_results=lora_results
+            name, folder, model, intrinsic, baseline, seed, limit,
+            earlier_prose=(earlier_results or {}).get("prose_test"), label=f"{lora_results} (prose rows)",
         )
     if split == "test":
         shutil.copy(paths["test"], folder / "test.jsonl")
@@ -95,13 +97,14 @@ def evaluate_builtin(
 
 def _score_prose_test(
     name: str, folder: Path, model, intrinsic, baseline, seed: int, limit: int | None,
-    *, lora_results: Path | None = None,
+    *, earlier_prose: dict | None = None, label: str = "",
 ) -> dict:
     """The test rows again, their documents loosened into prose (``folder/test_prose.jsonl``).
 
     The same conversations, replies and labels as ``test.jsonl``: only how the documents are
-    written changes, so the two tables differ by that alone. ``lora_results``: as in
-    :func:`evaluate_builtin`; its prose LoRA row stands in too, if it loosened at the same rate.
+    written changes, so the two tables differ by that alone. ``earlier_prose``: the prose
+    section of ``evaluate_builtin``'s ``lora_results`` (named ``label``); its LoRA row stands in
+    for a baseline not re-run, if it loosened at the same rate.
     """
     from ..data import load_rows
     from ..evaluate import evaluate
@@ -114,20 +117,19 @@ def _score_prose_test(
     report = evaluate(model, intrinsic, rows, lora=baseline, compare=compare)
     scored = json.loads(report.model_dump_json())
     predictions = {p: got.predictions for p, got in report.paths.items()}
-    earlier_prose = json.loads(Path(lora_results).read_text()).get("prose_test") if lora_results else None
     if baseline is None and earlier_prose is not None and "lora" in earlier_prose.get("paths", {}):
         if earlier_prose.get("prose") != rate:
-            raise DataError(f"{lora_results} loosened its prose rows at {earlier_prose.get('prose')}, not {rate}")
-        earlier = _earlier_lora(earlier_prose, rows, f"{lora_results} (prose rows)")
+            raise DataError(f"{label} were loosened at {earlier_prose.get('prose')}, not {rate}")
+        earlier = _earlier_lora(earlier_prose, rows, label)
         scored["paths"]["lora"] = earlier["path"]
         if earlier["predictions"] is not None:
             predictions["lora"] = earlier["predictions"]
     return scored | {"prose": rate, "gaps": gaps_to_alora(intrinsic, predictions)}
 
 
-def _earlier_lora(path: Path | dict, rows, label: str | None = None) -> dict:
-    """The LoRA row of an earlier ``results.json`` (its path, or a scored section of one, named
-    ``label`` in errors), checked against this evaluation's ``rows``.
+def _earlier_lora(earlier: dict, rows, label: str) -> dict:
+    """The LoRA row of an earlier ``results.json`` (or of a scored section of one), named
+    ``label`` in the card and in errors, checked against this evaluation's ``rows``.
 
     A LoRA baseline costs hours of this CPU and its run folder does not outlive a session, so a
     new aLoRA can be compared with a baseline scored before on the same test rows. Row by row
@@ -136,18 +138,16 @@ def _earlier_lora(path: Path | dict, rows, label: str | None = None) -> dict:
     """
     from ..evaluate import Prediction
 
-    earlier = path if isinstance(path, dict) else json.loads(Path(path).read_text())
-    path = label or path
     lora = earlier.get("paths", {}).get("lora")
     if lora is None:
-        raise DataError(f"{path} has no LoRA row to compare with")
+        raise DataError(f"{label} has no LoRA row to compare with")
     if earlier.get("examples") != len(rows):
-        raise DataError(f"{path} scored {earlier.get('examples')} rows; this evaluation has {len(rows)}")
+        raise DataError(f"{label} scored {earlier.get('examples')} rows; this evaluation has {len(rows)}")
     kept = lora.get("predictions")
     if kept is not None and [(p["line"], p["target"]) for p in kept] != [(r.line, r.target) for r in rows]:
-        raise DataError(f"{path}'s LoRA predictions are for other rows than this evaluation's")
+        raise DataError(f"{label}'s LoRA predictions are for other rows than this evaluation's")
     figures = {k: v for k, v in lora.items() if k != "predictions"}
-    scored_earlier = figures | {"scored_earlier": str(path)} | ({"predictions": kept} if kept else {})
+    scored_earlier = figures | {"scored_earlier": label} | ({"predictions": kept} if kept else {})
     return {
         "path": scored_earlier,
         "baseline": earlier.get("baseline"),
