@@ -305,3 +305,16 @@ def test_a_card_shows_the_test_rows_scored_again_with_documents_in_prose(tmp_pat
     assert "### The same test rows, documents loosened into prose (`test_prose.jsonl`)" in card
     assert "| alora | 0.800 | 100 ms |" in card
     assert "prompting here: +30 pts (95% interval +20 to +41 pts)." in card
+    assert "test_dense.jsonl" not in card
+    results["dense_test"] = _choice(0.9, 0.6) | {
+        "dense": 1.0,
+        "gaps": {
+            "prompt": {"difference": 0.3, "interval95": [0.2, 0.4]},
+            "lora": {"difference": -0.04, "interval95": [-0.1, 0.02]},
+        },
+    }
+    card = write_card(folder, results).read_text()
+    dense = card[card.index("### Test rows whose documents state every fact of their entity (`test_dense.jsonl`)"):]
+    assert "in a share 1.0 of\nrows the entity's own document states every attribute" in dense
+    assert "standard LoRA here: -4 pts (95% interval -10 to +2 pts)." in dense
+    assert card.index("loosened into prose") < card.index("test_dense.jsonl")

@@ -267,6 +267,36 @@ def test_groundedness_item_rows_are_one_document_rows_labelled_for_that_document
         assert not train & {x for row in rows("groundedness", "test", 200) for x in row["meta"][field]}
 
 
+def test_dense_groundedness_rows_state_every_attribute_and_misstate_or_borrow_one():
+    import random
+
+    from alora_chain.datagen import groundedness
+    from alora_chain.datagen.kb import NUMBER_FREE_ATTRS, build_world, number_in
+
+    assert groundedness.generate_items("val", 40, dense=0.0) == groundedness.generate_items("val", 40)
+    world = build_world("train")
+    rng = random.Random(3)
+    cases = Counter()
+    for i in range(240):
+        row, roles = groundedness._row(rng, world, "train", grounded=i % 2 == 0, dense=True)
+        entity = world.by_name[row["meta"]["entity"]]
+        own = row["documents"][[j for j, role in enumerate(roles) if role == "gold" or role.startswith("own_")][0]]
+        case = row["meta"]["case"]
+        cases[case] += 1
+        stated = [a for a, value in entity.attrs.items() if value.lower() in own.lower()]
+        # every attribute, but the one an unsupported or invented claim needs missing
+        assert len(stated) >= len(entity.attrs) - (case in ("unsupported", "invented_extra")), (own, entity.attrs)
+        (attr, claimed), *_ = row["meta"]["claims"]
+        if case == "borrowed":  # another stated attribute's number, in this attribute's unit
+            assert claimed != entity.attrs[attr] and attr not in NUMBER_FREE_ATTRS
+            others = {number_in(entity.attrs[a]) for a in stated if a != attr and a not in NUMBER_FREE_ATTRS}
+            assert number_in(claimed) in others or claimed not in own
+        elif case == "wrong_value":
+            assert claimed != entity.attrs[attr] and claimed not in own
+    assert {"faithful", "wrong_value", "borrowed", "wrong_second"} <= set(cases), cases
+    assert sum(r["meta"].get("dense", False) for r in groundedness.generate_items("train", 200, dense=0.5)) in range(70, 131)
+
+
 def test_make_data_reuses_a_split_only_if_it_was_made_with_the_same_settings(tmp_path):
     from alora_chain.errors import DataError
     from alora_chain.recipes import make_data
@@ -284,6 +314,8 @@ def test_make_data_reuses_a_split_only_if_it_was_made_with_the_same_settings(tmp
     assert make_data("context_relevance", tmp_path, train_rows=8) == paths
     with pytest.raises(DataError, match=r"rows 8 \(asked 9\)"):
         make_data("context_relevance", tmp_path, train_rows=9)
+    with pytest.raises(DataError, match="--dense writes dense rows for groundedness only"):
+        make_data("context_relevance", tmp_path, train_rows=8, dense=0.5)
 
 
 def _words(text: str) -> list[str]:

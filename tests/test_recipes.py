@@ -23,11 +23,11 @@ def test_groundedness_is_scored_again_on_its_test_rows_loosened_into_prose(model
     import json
 
     from alora_chain import Intrinsic
-    from alora_chain.recipes.scoring import _score_prose_test
+    from alora_chain.recipes.scoring import _score_variant_test
     from alora_chain.resources import builtin_intrinsics_dir
 
     shipped = builtin_intrinsics_dir() / "groundedness"
-    got = _score_prose_test("groundedness", tmp_path, model, Intrinsic.load(shipped), None, seed=0, limit=2)
+    got = _score_variant_test("groundedness", "prose", tmp_path, model, Intrinsic.load(shipped), None, seed=0, limit=2)
     plain = [json.loads(line) for line in (shipped / "test.jsonl").read_text().splitlines()]
     loose = [json.loads(line) for line in (tmp_path / "test_prose.jsonl").read_text().splitlines()]
     assert [(r["messages"], r["target"]) for r in loose] == [(r["messages"], r["target"]) for r in plain]

@@ -3,6 +3,12 @@
 ``generate`` writes the intrinsic's own rows (1-4 documents, the test split). ``generate_items``
 writes one-document rows for a per-document adapter (``per_item`` in the spec): does this one
 document support every claim of the reply?
+
+``dense`` rows give the entity's own document every attribute it has (all but one where a
+claim must be missing), as a product page or a company profile does. Their wrong replies
+misstate one of those values or borrow another one's number ("a battery of 1,299 hours" where
+the page says $1,299): an adapter trained on one-to-three-fact documents accepts such replies,
+because the value it looks for is somewhere in the document.
 """
 
 from __future__ import annotations
@@ -11,12 +17,15 @@ import random
 from functools import partial
 
 from . import dialog
-from .kb import KIND_ATTRS, build_world, fresh_value, perturb
+from .kb import KIND_ATTRS, NUMBER_FREE_ATTRS, build_world, fmt_value, fresh_value, number_in, perturb
 from .prose import continue_after_value, loosen
 
 MAX_WORDS = 250
 # How an ungrounded reply goes wrong.
 FAILURES = ["wrong_value", "wrong_entity", "invented_extra", "unsupported", "wrong_second"]
+# ... in a dense row: a value misstated or borrowed among many is the case it exists for.
+DENSE_FAILURES = ["wrong_value", "borrowed", "wrong_second", "wrong_value", "borrowed", "wrong_entity",
+                  "invented_extra", "unsupported"]
 
 
 def _gold_attrs(rng: random.Random, attr: str, others: list[str], case: str) -> list[str]:
@@ -30,9 +39,31 @@ def _gold_attrs(rng: random.Random, attr: str, others: list[str], case: str) -> 
     return [attr, *rng.sample(others, rng.randint(0, 2))]
 
 
-def _row(rng: random.Random, world, split: str, grounded: bool, after_value=None) -> tuple[dict, list[str]]:
+def _dense_attrs(rng: random.Random, attr: str, others: list[str], case: str) -> list[str]:
+    """Every attribute, except the one a reply must claim without support."""
+    if case == "unsupported":
+        return list(others)
+    if case == "invented_extra":
+        return [attr, *rng.sample(others, len(others) - 1)]
+    return [attr, *others]
+
+
+def _borrowed(rng: random.Random, world, entity, attr: str, stated: list[str]) -> str | None:
+    """``attr`` given the number of another attribute the document states, in ``attr``'s unit;
+    None when the document states no other number."""
+    sources = [a for a in stated if a != attr and a not in NUMBER_FREE_ATTRS]
+    if attr in NUMBER_FREE_ATTRS or not sources:
+        return None
+    value = fmt_value(attr, number_in(entity.attrs[rng.choice(sources)]))
+    return value if value != entity.attrs[attr] else perturb(rng, world, entity, attr, entity.attrs[attr])
+
+
+def _row(
+    rng: random.Random, world, split: str, grounded: bool, after_value=None, dense: bool = False
+) -> tuple[dict, list[str]]:
     """The row, and how each of its documents relates to the reply (see ``_item_row``);
-    ``after_value``: see :func:`alora_chain.datagen.dialog.document`."""
+    ``after_value``: see :func:`alora_chain.datagen.dialog.document`; ``dense``: see the module
+    docstring (False draws exactly as before it existed)."""
     entity = world.pick(rng)
     attr = rng.choice(KIND_ATTRS[entity.kind])
     others = [a for a in KIND_ATTRS[entity.kind] if a != attr]
@@ -44,14 +75,19 @@ def _row(rng: random.Random, world, split: str, grounded: bool, after_value=None
     tids.append(qtid)
     eids.append(entity.id)
 
-    case = "faithful" if grounded else rng.choice(FAILURES)
-    gold_attrs = _gold_attrs(rng, attr, others, case)
+    case = "faithful" if grounded else rng.choice(DENSE_FAILURES if dense else FAILURES)
+    gold_attrs = (_dense_attrs if dense else _gold_attrs)(rng, attr, others, case)
+    borrowed = _borrowed(rng, world, entity, attr, gold_attrs) if case == "borrowed" else None
+    if case == "borrowed" and borrowed is None:
+        case = "wrong_value"  # nothing to borrow from: a plain misstated value
     docs = [dialog.document(rng, split, entity, gold_attrs, after_value=after_value)]
     roles = ["gold" if grounded else f"own_{case}"]
     true = entity.attrs[attr]
     claims = [(attr, true)]
     if case == "wrong_value":
         claims = [(attr, perturb(rng, world, entity, attr, true))]
+    elif case == "borrowed":
+        claims = [(attr, borrowed)]
     elif case == "wrong_entity" or (grounded and rng.random() < 0.3):
         # A look-alike's document holds a different value; the wrong reply borrows it.
         look_alike = world.similar(rng, entity)
@@ -104,6 +140,7 @@ def _row(rng: random.Random, world, split: str, grounded: bool, after_value=None
             "intrinsic": "groundedness",
             "split": split,
             "case": case,
+            **({"dense": True} if dense else {}),
             "attr": attr,
             "entity": entity.name,
             "claims": claims,
@@ -114,17 +151,26 @@ def _row(rng: random.Random, world, split: str, grounded: bool, after_value=None
     return row, roles
 
 
-def generate(split: str, n: int, seed: int = 0, prose: float = 0.0) -> list[dict]:
+def generate(split: str, n: int, seed: int = 0, prose: float = 0.0, dense: float = 0.0) -> list[dict]:
     """Rows with 1-4 documents; ``prose``: the rate at which a document sentence goes on after
-    its value, gains a comma clause or joins the next (:mod:`alora_chain.datagen.prose`); 0
-    leaves the rows exactly as they were."""
+    its value, gains a comma clause or joins the next (:mod:`alora_chain.datagen.prose`);
+    ``dense``: the share of dense rows (module docstring); 0 leaves the rows exactly as they were."""
     rng = random.Random(f"groundedness:{split}:{seed}")
     world = build_world(split, seed, size=max(30, n // 3))
     after = _after_value("groundedness", split, seed, prose)
+    is_dense = _dense_draw("groundedness", split, seed, dense)
     rows = dialog.balanced(
-        rng, n, lambda positive: _row(rng, world, split, grounded=positive, after_value=after)[0], MAX_WORDS
+        rng, n,
+        lambda positive: _row(rng, world, split, grounded=positive, after_value=after, dense=is_dense())[0],
+        MAX_WORDS,
     )
     return _loosened(rows, split, seed, prose)
+
+
+def _dense_draw(stream: str, split: str, seed: int, dense: float):
+    """Whether the next row is dense, from its own generator so that ``dense=0`` draws nothing."""
+    draws = random.Random(f"dense:{stream}:{split}:{seed}")
+    return lambda: bool(dense) and draws.random() < dense
 
 
 def _after_value(stream: str, split: str, seed: int, prose: float):
@@ -144,7 +190,7 @@ def _loosened(rows: list[dict], split: str, seed: int, prose: float) -> list[dic
 ITEM_NEGATIVES = {"own": 3, "look_alike": 2, "other_entity": 1}
 
 
-def _item_row(rng: random.Random, world, split: str, grounded: bool, after_value=None) -> dict:
+def _item_row(rng: random.Random, world, split: str, grounded: bool, after_value=None, dense: bool = False) -> dict:
     """A one-document row cut from a full row that has the wanted kind of document."""
     want = "gold" if grounded else rng.choices(list(ITEM_NEGATIVES), weights=list(ITEM_NEGATIVES.values()))[0]
     while True:
@@ -152,7 +198,7 @@ def _item_row(rng: random.Random, world, split: str, grounded: bool, after_value
         # ungrounded one (where it is the source of the borrowed value): draw both.
         row, roles = _row(
             rng, world, split, grounded=grounded or (want == "look_alike" and rng.random() < 0.5),
-            after_value=after_value,
+            after_value=after_value, dense=dense,
         )
         picks = [i for i, role in enumerate(roles) if role == want or role.startswith(f"{want}_")]
         if picks:
@@ -163,12 +209,15 @@ def _item_row(rng: random.Random, world, split: str, grounded: bool, after_value
     return row | {"documents": [row["documents"][i]], "target": target, "meta": meta}
 
 
-def generate_items(split: str, n: int, seed: int = 0, prose: float = 0.0) -> list[dict]:
+def generate_items(split: str, n: int, seed: int = 0, prose: float = 0.0, dense: float = 0.0) -> list[dict]:
     """One-document rows, balanced: does this document support every claim of the reply?"""
     rng = random.Random(f"groundedness-items:{split}:{seed}")
     world = build_world(split, seed, size=max(30, n // 3))
     after = _after_value("groundedness-items", split, seed, prose)
+    is_dense = _dense_draw("groundedness-items", split, seed, dense)
     rows = dialog.balanced(
-        rng, n, lambda positive: _item_row(rng, world, split, grounded=positive, after_value=after), MAX_WORDS
+        rng, n,
+        lambda positive: _item_row(rng, world, split, grounded=positive, after_value=after, dense=is_dense()),
+        MAX_WORDS,
     )
     return _loosened(rows, split, seed, prose)

@@ -47,9 +47,18 @@ class Recipe:
     # > 0: the test rows are scored a second time with their documents loosened into prose at
     # this rate (test_prose.jsonl, shipped beside test.jsonl; see alora_chain.datagen.prose)
     prose_test: float = 0.0
+    # > 0: test rows drawn again with this share of dense rows (every fact of the entity in its
+    # document; test_dense.jsonl beside test.jsonl; see alora_chain.datagen.groundedness)
+    dense_test: float = 0.0
     # the same recipe trained again with other --train-seed values (aLoRA and LoRA), scored on
     # the test rows: how far a figure moves between training runs, for its card
     seeds: str = ""
+
+
+    @property
+    def test_variants(self) -> dict[str, float]:
+        """The generator options each scored a second test file with (``test_<option>.jsonl``)."""
+        return {k: rate for k, rate in (("prose", self.prose_test), ("dense", self.dense_test)) if rate}
 
 
 def _restore_context_relevance(version: str, commit: str) -> str:

@@ -74,10 +74,10 @@ def evaluate_builtin(
             "raw_last_turn_recall_at_3": _recall_at_3(rows, raw, seed, split),
             "gold_rewrite_recall_at_3": _recall_at_3(rows, [r.target for r in rows], seed, split),
         }
-    if split == "test" and RECIPES[name].prose_test:
-        results["prose_test"] = _score_prose_test(
-            name, folder, model, intrinsic, baseline, seed, limit,
-            earlier_prose=(earlier_results or {}).get("prose_test"), label=f"{lora_results} (prose rows)",
+    for variant in RECIPES[name].test_variants if split == "test" else ():
+        results[f"{variant}_test"] = _score_variant_test(
+            name, variant, folder, model, intrinsic, baseline, seed, limit,
+            earlier=(earlier_results or {}).get(f"{variant}_test"), label=f"{lora_results} ({variant} rows)",
         )
     if split == "test":
         shutil.copy(paths["test"], folder / "test.jsonl")
@@ -86,45 +86,49 @@ def evaluate_builtin(
             folder, results, recipe.tried, recipe.limits, recipe.stages, seeds=recipe.seeds,
             setup=recipe.setup, lora_stages=recipe.lora_stages,
         )
+    variants = [f"{variant}_test" for variant in RECIPES[name].test_variants]
+
     def figures(scored: dict) -> dict:  # without the per-row answers, which stay in results.json
-        return {k: v for k, v in scored.items() if k not in ("paths", "prose_test")} | {
+        return {k: v for k, v in scored.items() if k != "paths" and k not in variants} | {
             p: v["metrics"] for p, v in scored["paths"].items()
         }
 
-    print(json.dumps(figures(results) | ({"prose_test": figures(results["prose_test"])} if "prose_test" in results else {}), indent=1))
+    print(json.dumps(figures(results) | {k: figures(results[k]) for k in variants if k in results}, indent=1))
     return results
 
 
-def _score_prose_test(
-    name: str, folder: Path, model, intrinsic, baseline, seed: int, limit: int | None,
-    *, earlier_prose: dict | None = None, label: str = "",
+def _score_variant_test(
+    name: str, variant: str, folder: Path, model, intrinsic, baseline, seed: int, limit: int | None,
+    *, earlier: dict | None = None, label: str = "",
 ) -> dict:
-    """The test rows again, their documents loosened into prose (``folder/test_prose.jsonl``).
+    """Test rows written again with the generator option ``variant`` at the recipe's rate
+    (``folder/test_<variant>.jsonl``, see ``Recipe.test_variants``), scored as ``test.jsonl`` is.
 
-    The same conversations, replies and labels as ``test.jsonl``: only how the documents are
-    written changes, so the two tables differ by that alone. ``earlier_prose``: the prose
-    section of ``evaluate_builtin``'s ``lora_results`` (named ``label``); its LoRA row stands in
-    for a baseline not re-run, if it loosened at the same rate.
+    ``prose`` keeps the conversations, replies and labels of ``test.jsonl`` and loosens only
+    how the documents are written, so the two tables differ by that alone; ``dense`` draws its
+    own rows. ``earlier``: this variant's section of ``evaluate_builtin``'s ``lora_results``
+    (named ``label``); its LoRA row stands in for a baseline not re-run, if made at the same rate.
     """
     from ..data import load_rows
     from ..evaluate import evaluate
 
-    rate = RECIPES[name].prose_test
-    path = folder / "test_prose.jsonl"
-    write_jsonl(path, GENERATORS[name]("test", dict(zip(SPLITS, RECIPES[name].sizes))["test"], seed=seed, prose=rate))
+    rate = RECIPES[name].test_variants[variant]
+    path = folder / f"test_{variant}.jsonl"
+    n = dict(zip(SPLITS, RECIPES[name].sizes))["test"]
+    write_jsonl(path, GENERATORS[name]("test", n, seed=seed, **{variant: rate}))
     rows = load_rows(path, intrinsic)[:limit]
     compare = ("lora", "prompt") if baseline is not None else ("prompt",)
     report = evaluate(model, intrinsic, rows, lora=baseline, compare=compare)
     scored = json.loads(report.model_dump_json())
     predictions = {p: got.predictions for p, got in report.paths.items()}
-    if baseline is None and earlier_prose is not None and "lora" in earlier_prose.get("paths", {}):
-        if earlier_prose.get("prose") != rate:
-            raise DataError(f"{label} were loosened at {earlier_prose.get('prose')}, not {rate}")
-        earlier = _earlier_lora(earlier_prose, rows, label)
-        scored["paths"]["lora"] = earlier["path"]
-        if earlier["predictions"] is not None:
-            predictions["lora"] = earlier["predictions"]
-    return scored | {"prose": rate, "gaps": gaps_to_alora(intrinsic, predictions)}
+    if baseline is None and earlier is not None and "lora" in earlier.get("paths", {}):
+        if earlier.get(variant) != rate:
+            raise DataError(f"{label} were made at {variant} {earlier.get(variant)}, not {rate}")
+        stand_in = _earlier_lora(earlier, rows, label)
+        scored["paths"]["lora"] = stand_in["path"]
+        if stand_in["predictions"] is not None:
+            predictions["lora"] = stand_in["predictions"]
+    return scored | {variant: rate, "gaps": gaps_to_alora(intrinsic, predictions)}
 
 
 def _earlier_lora(earlier: dict, rows, label: str) -> dict:
