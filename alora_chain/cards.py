@@ -151,38 +151,41 @@ def readme_table(root: Path) -> str:
     return "\n".join(lines)
 
 
-# how each test-row variant (Recipe.test_variants) was written, for its card section
-_VARIANT_HEADINGS = {
-    "prose": "The same test rows, documents loosened into prose",
-    "dense": "Test rows whose documents state every fact of their entity",
-}
-_VARIANT_TEXT = {
-    "prose": "Each fact sentence, at rate {rate} each, goes on after its value, gains a comma clause, or is\n"
-    "joined to the next (`alora_chain.datagen.prose`): the same {n} conversations, replies and labels.",
-    "dense": "Drawn like `test.jsonl` (the same entities and templates, new rows), but in a share {rate} of\n"
-    "rows the entity's own document states every attribute it has (all but one where a claim must\n"
-    "be missing), and wrong replies misstate one of those values or borrow another one's number\n"
-    "(`alora_chain.datagen.groundedness`, `--dense`): {n} rows.",
+# how each test-row variant (Recipe.test_variants) was written: its card section's heading and text
+_VARIANTS = {
+    "prose": (
+        "The same test rows, documents loosened into prose",
+        "Each fact sentence, at rate {rate} each, goes on after its value, gains a comma clause, or is\n"
+        "joined to the next (`alora_chain.datagen.prose`): the same {n} conversations, replies and labels.",
+    ),
+    "dense": (
+        "Test rows whose documents state every fact of their entity",
+        "Drawn like `test.jsonl` (the same entities and templates, new rows), but in a share {rate} of\n"
+        "rows the entity's own document states every attribute it has (all but one where a claim must\n"
+        "be missing), and wrong replies misstate one of those values or borrow another one's number\n"
+        "(`alora_chain.datagen.groundedness`, `--dense`): {n} rows.",
+    ),
 }
 
 
 def variant_sections(results: dict) -> str:
     """The card's tables for test rows written again another way (``prose_test``, ``dense_test``)."""
-    return "".join(_variant_section(results, variant) for variant in _VARIANT_HEADINGS)
+    return "".join(_variant_section(results, variant) for variant in _VARIANTS)
 
 
 def _variant_section(results: dict, variant: str) -> str:
     scored = results.get(f"{variant}_test")
     if not scored:
         return ""
-    text = _VARIANT_TEXT[variant].format(rate=scored[variant], n=scored["examples"])
+    heading, text = _VARIANTS[variant]
+    text = text.format(rate=scored[variant], n=scored["examples"])
     others = {"prompt": "zero-shot prompting", "lora": "standard LoRA"}
     gaps = " ".join(
         f"aLoRA minus {others[path]} here: {_gap_text(scored['gaps'][path])}."
         for path in ("prompt", "lora") if path in scored["gaps"]
     )
     return f"""
-### {_VARIANT_HEADINGS[variant]} (`test_{variant}.jsonl`)
+### {heading} (`test_{variant}.jsonl`)
 
 {text}
 

@@ -280,7 +280,7 @@ def test_dense_groundedness_rows_state_every_attribute_and_misstate_or_borrow_on
     for i in range(240):
         row, roles = groundedness._row(rng, world, "train", grounded=i % 2 == 0, dense=True)
         entity = world.by_name[row["meta"]["entity"]]
-        own = row["documents"][[j for j, role in enumerate(roles) if role == "gold" or role.startswith("own_")][0]]
+        own = row["documents"][next(j for j, role in enumerate(roles) if role == "gold" or role.startswith("own_"))]
         case = row["meta"]["case"]
         cases[case] += 1
         stated = [a for a, value in entity.attrs.items() if value.lower() in own.lower()]

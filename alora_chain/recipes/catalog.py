@@ -54,7 +54,6 @@ class Recipe:
     # the test rows: how far a figure moves between training runs, for its card
     seeds: str = ""
 
-
     @property
     def test_variants(self) -> dict[str, float]:
         """The generator options each scored a second test file with (``test_<option>.jsonl``)."""
