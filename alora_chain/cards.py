@@ -165,6 +165,14 @@ _VARIANTS = {
         "be missing), and wrong replies misstate one of those values or borrow another one's number\n"
         "(`alora_chain.datagen.groundedness`, `--dense`): {n} rows.",
     ),
+    "sheets": (
+        "Test rows with fact sheets on topics training never saw",
+        "Drawn like `test.jsonl`, but in a share {rate} of rows the reply is checked against a person's\n"
+        "paragraph that packs three to five facts of one subject (a novel, a mountain, a bridge, a band:\n"
+        "topics of the test split only), beside 0-2 other subjects' sheets; wrong replies mostly borrow\n"
+        "another number, person or town of the same paragraph (`alora_chain.datagen.factsheets`,\n"
+        "`--sheets`): {n} rows.",
+    ),
 }
 
 

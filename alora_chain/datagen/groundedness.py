@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from functools import partial
 
-from . import dialog
+from . import dialog, factsheets
 from .kb import KIND_ATTRS, NUMBER_FREE_ATTRS, build_world, fmt_value, fresh_value, number_in, perturb
 from .prose import continue_after_value, loosen
 
@@ -151,26 +151,53 @@ def _row(
     return row, roles
 
 
-def generate(split: str, n: int, seed: int = 0, prose: float = 0.0, dense: float = 0.0) -> list[dict]:
+def generate(
+    split: str, n: int, seed: int = 0, prose: float = 0.0, dense: float = 0.0, sheets: float = 0.0
+) -> list[dict]:
     """Rows with 1-4 documents; ``prose``: the rate at which a document sentence goes on after
     its value, gains a comma clause or joins the next (:mod:`alora_chain.datagen.prose`);
-    ``dense``: the share of dense rows (module docstring); 0 leaves the rows exactly as they were."""
+    ``dense``: the share of dense rows (module docstring); ``sheets``: the share of fact-sheet
+    rows (:mod:`alora_chain.datagen.factsheets`), each beside 0-2 other subjects' sheets; 0
+    leaves the rows exactly as they were."""
     rng = random.Random(f"groundedness:{split}:{seed}")
     world = build_world(split, seed, size=max(30, n // 3))
     after = _after_value("groundedness", split, seed, prose)
-    is_dense = _dense_draw("groundedness", split, seed, dense)
-    rows = dialog.balanced(
-        rng, n,
-        lambda positive: _row(rng, world, split, grounded=positive, after_value=after, dense=is_dense())[0],
-        MAX_WORDS,
-    )
-    return _loosened(rows, split, seed, prose)
+    is_dense = _share_draw("dense", "groundedness", split, seed, dense)
+    sheet = _SheetMaker("groundedness", split, seed, sheets, distractors=True)
+
+    def make(positive: bool) -> dict:
+        if sheet.due():
+            return sheet.row(positive)
+        return _row(rng, world, split, grounded=positive, after_value=after, dense=is_dense())[0]
+
+    return _loosened(dialog.balanced(rng, n, make, MAX_WORDS), split, seed, prose)
 
 
-def _dense_draw(stream: str, split: str, seed: int, dense: float):
-    """Whether the next row is dense, from its own generator so that ``dense=0`` draws nothing."""
-    draws = random.Random(f"dense:{stream}:{split}:{seed}")
-    return lambda: bool(dense) and draws.random() < dense
+def _share_draw(option: str, stream: str, split: str, seed: int, rate: float):
+    """Whether the next row is made the ``option`` way, from its own generator so that
+    ``rate=0`` draws nothing."""
+    draws = random.Random(f"{option}:{stream}:{split}:{seed}")
+    return lambda: bool(rate) and draws.random() < rate
+
+
+class _SheetMaker:
+    """Fact-sheet rows for one stream, from generators of their own (``sheets=0`` draws nothing)."""
+
+    def __init__(self, stream: str, split: str, seed: int, rate: float, distractors: bool):
+        self.due = _share_draw("sheets", stream, split, seed, rate)
+        self.rng = random.Random(f"sheets-rows:{stream}:{split}:{seed}")
+        self.split, self.distractors = split, distractors
+        self.names = factsheets.Names(split)
+
+    def row(self, grounded: bool) -> dict:
+        row = factsheets.row(self.rng, self.split, grounded, self.names)
+        if not self.distractors:
+            return row
+        others = [factsheets.row(self.rng, self.split, True, self.names) for _ in range(self.rng.randint(0, 2))]
+        docs = row["documents"] + [o["documents"][0] for o in others if o["meta"]["sheet"] != row["meta"]["sheet"]]
+        self.rng.shuffle(docs)
+        ids = row["meta"]["entity_ids"] + [o["meta"]["entity_ids"][0] for o in others]
+        return row | {"documents": docs, "meta": row["meta"] | {"entity_ids": sorted(set(ids))}}
 
 
 def _after_value(stream: str, split: str, seed: int, prose: float):
@@ -209,15 +236,19 @@ def _item_row(rng: random.Random, world, split: str, grounded: bool, after_value
     return row | {"documents": [row["documents"][i]], "target": target, "meta": meta}
 
 
-def generate_items(split: str, n: int, seed: int = 0, prose: float = 0.0, dense: float = 0.0) -> list[dict]:
+def generate_items(
+    split: str, n: int, seed: int = 0, prose: float = 0.0, dense: float = 0.0, sheets: float = 0.0
+) -> list[dict]:
     """One-document rows, balanced: does this document support every claim of the reply?"""
     rng = random.Random(f"groundedness-items:{split}:{seed}")
     world = build_world(split, seed, size=max(30, n // 3))
     after = _after_value("groundedness-items", split, seed, prose)
-    is_dense = _dense_draw("groundedness-items", split, seed, dense)
-    rows = dialog.balanced(
-        rng, n,
-        lambda positive: _item_row(rng, world, split, grounded=positive, after_value=after, dense=is_dense()),
-        MAX_WORDS,
-    )
-    return _loosened(rows, split, seed, prose)
+    is_dense = _share_draw("dense", "groundedness-items", split, seed, dense)
+    sheet = _SheetMaker("groundedness-items", split, seed, sheets, distractors=False)
+
+    def make(positive: bool) -> dict:
+        if sheet.due():
+            return sheet.row(positive)
+        return _item_row(rng, world, split, grounded=positive, after_value=after, dense=is_dense())
+
+    return _loosened(dialog.balanced(rng, n, make, MAX_WORDS), split, seed, prose)

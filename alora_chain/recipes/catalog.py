@@ -50,6 +50,9 @@ class Recipe:
     # > 0: test rows drawn again with this share of dense rows (every fact of the entity in its
     # document; test_dense.jsonl beside test.jsonl; see alora_chain.datagen.groundedness)
     dense_test: float = 0.0
+    # the share of fact-sheet rows in a third test file, test_sheets.jsonl (groundedness; see
+    # alora_chain.datagen.factsheets)
+    sheets_test: float = 0.0
     # the same recipe trained again with other --train-seed values (aLoRA and LoRA), scored on
     # the test rows: how far a figure moves between training runs, for its card
     seeds: str = ""
@@ -57,7 +60,8 @@ class Recipe:
     @property
     def test_variants(self) -> dict[str, float]:
         """The generator options each scored a second test file with (``test_<option>.jsonl``)."""
-        return {k: rate for k, rate in (("prose", self.prose_test), ("dense", self.dense_test)) if rate}
+        variants = (("prose", self.prose_test), ("dense", self.dense_test), ("sheets", self.sheets_test))
+        return {k: rate for k, rate in variants if rate}
 
 
 def _restore_context_relevance(version: str, commit: str) -> str:

@@ -70,6 +70,11 @@ def main(argv: list[str] | None = None) -> None:
         help="share of rows whose document states every attribute of its entity, in every split "
         "(groundedness; default 0)",
     )
+    parser.add_argument(
+        "--sheets", type=float, default=0.0,
+        help="share of fact-sheet rows (a paragraph packing several facts of one subject) in every "
+        "split (groundedness; default 0)",
+    )
     parser.add_argument("--patience", type=int, default=None, help="validation passes without improvement")
     parser.add_argument(
         "--template-weights", choices=["base", "adapter"], default=None,
@@ -95,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
         recipe = replace(recipe, precision=args.precision)
     paths = make_data(
         args.name, args.data or Path("data") / args.name, seed=args.seed, train_rows=args.train_rows,
-        prose=args.prose, dense=args.dense,
+        prose=args.prose, dense=args.dense, sheets=args.sheets,
     )
     if args.data_only:
         print(json.dumps({k: str(v) for k, v in paths.items()}))

@@ -10,14 +10,16 @@ from ..errors import DataError
 from .catalog import RECIPES, SPLITS
 
 # generators that can loosen their documents into prose (alora_chain.datagen.prose), and that
-# can write dense rows (documents stating every attribute: alora_chain.datagen.groundedness)
+# can write dense rows (documents stating every attribute: alora_chain.datagen.groundedness),
+# and that can write fact-sheet rows (alora_chain.datagen.factsheets)
 PROSE = ("groundedness",)
 DENSE = ("groundedness",)
+SHEETS = ("groundedness",)
 
 
 def make_data(
     name: str, folder: Path, seed: int = 0, train_rows: int | None = None, prose: float = 0.0,
-    dense: float = 0.0,
+    dense: float = 0.0, sheets: float = 0.0,
 ) -> dict[str, Path]:
     """Write train/val/test JSONL for ``name`` into ``folder`` (once); return their paths.
 
@@ -25,12 +27,15 @@ def make_data(
     if ``data.json`` there says it was made for this intrinsic, seed, row count and prose rate;
     otherwise this raises ``DataError`` instead of training on rows the command line did not ask
     for. ``prose``: how often a document sentence is loosened, in every split (``PROSE`` only);
-    ``dense``: the share of dense rows, in every split (``DENSE`` only).
+    ``dense``: the share of dense rows, in every split (``DENSE`` only); ``sheets``: the share
+    of fact-sheet rows, in every split (``SHEETS`` only).
     """
     if prose and name not in PROSE:
         raise DataError(f"--prose loosens documents of {', '.join(PROSE)} only, not {name}")
     if dense and name not in DENSE:
         raise DataError(f"--dense writes dense rows for {', '.join(DENSE)} only, not {name}")
+    if sheets and name not in SHEETS:
+        raise DataError(f"--sheets writes fact-sheet rows for {', '.join(SHEETS)} only, not {name}")
     folder.mkdir(parents=True, exist_ok=True)
     sizes = dict(zip(SPLITS, RECIPES[name].sizes))
     sizes["train"] = train_rows or sizes["train"]
@@ -38,7 +43,8 @@ def make_data(
     manifest_path = folder / "data.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     # absent when off: older folders stay reusable
-    style = ({"prose": prose} if prose else {}) | ({"dense": dense} if dense else {})
+    options = {"prose": prose, "dense": dense, "sheets": sheets}
+    style = {k: rate for k, rate in options.items() if rate}
     for split, n in sizes.items():
         made_for = {"intrinsic": name, "seed": seed, "rows": n} | style
         if paths[split].is_file():
@@ -65,7 +71,7 @@ def _check_reusable(path: Path, made_for: dict | None, wanted: dict) -> None:
     if made_for != wanted:
         differs = ", ".join(
             f"{k} {made_for.get(k)!r} (asked {wanted.get(k)!r})"
-            for k in {**wanted, **made_for}  # a key only one side has (prose, dense) differs too
+            for k in {**wanted, **made_for}  # a key only one side has (prose, dense, sheets) differs too
             if made_for.get(k) != wanted.get(k)
         )
         raise DataError(
