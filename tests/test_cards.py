@@ -319,3 +319,25 @@ def test_a_card_shows_the_test_rows_scored_again_with_documents_in_prose(tmp_pat
     assert "in a share 1.0 of\nrows the entity's own document states every attribute" in dense
     assert "standard LoRA here: -4 pts (95% interval -10 to +2 pts)." in dense
     assert card.index("loosened into prose") < card.index("test_dense.jsonl")
+
+
+@pytest.mark.parametrize("name", ["answerability", "groundedness", "requirement_check", "query_rewrite", "certainty", "context_relevance"])
+def test_each_shipped_card_is_what_its_results_and_the_catalog_render(tmp_path, name):
+    """A card edited by hand, or a catalog entry changed without re-rendering, shows up here."""
+    from alora_chain.recipes.scoring import rerender_card
+    from alora_chain.resources import builtin_intrinsics_dir
+
+    shipped = builtin_intrinsics_dir() / name
+    folder = tmp_path / name
+    folder.mkdir()
+    shutil.copy(shipped / "results.json", folder / "results.json")
+    shutil.copy(shipped / "intrinsic.yaml", folder / "intrinsic.yaml")
+    assert rerender_card(name, folder).read_text() == (shipped / "README.md").read_text()
+
+
+def test_rendering_a_card_without_scored_results_says_how_to_score_it(tmp_path):
+    from alora_chain.errors import DataError
+    from alora_chain.recipes.scoring import rerender_card
+
+    with pytest.raises(DataError, match="--evaluate"):
+        rerender_card("certainty", tmp_path)

@@ -282,3 +282,13 @@ def test_paired_bootstrap_interval_brackets_the_gap_and_is_zero_without_one():
     low, high = metrics.paired_bootstrap_interval(gap, 100)
     assert 0.35 < low < 0.5 < high < 0.65
     assert metrics.paired_bootstrap_interval(lambda rows: None, 100) is None
+
+
+def test_a_builtin_lora_folder_scored_alone_is_refused_with_how_to_pair_it(model, tmp_path):
+    """Its figures compare aLoRA with the rest: a LoRA folder belongs after --lora, not --out."""
+    from alora_chain.recipes.scoring import evaluate_builtin
+
+    output = {"kind": "choice", "labels": ["answerable", "unanswerable"], "positive": "answerable"}
+    folder = tmp_path / make_intrinsic(model, tmp_path, output=output, kind="lora", seed=4).name
+    with pytest.raises(DataError, match=f"--lora {folder}"):
+        evaluate_builtin("answerability", folder, {}, lora=None, seed=0)

@@ -20,7 +20,7 @@ from pathlib import Path
 from ..train import TrainConfig, train
 from .catalog import RECIPES, spec
 from .datasets import make_data
-from .scoring import evaluate_builtin
+from .scoring import evaluate_builtin, rerender_card
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -43,6 +43,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--data-only", action="store_true")
     parser.add_argument("--evaluate", action="store_true", help="score OUT on the test split, write its card")
+    parser.add_argument(
+        "--card-only", action="store_true",
+        help="rewrite OUT's card from its results.json and the catalog (no data, no model)",
+    )
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N test rows")
     parser.add_argument(
         "--split", choices=["test", "val"], default="test",
@@ -98,6 +102,9 @@ def main(argv: list[str] | None = None) -> None:
         recipe = replace(recipe, init_from=None if args.init_from == "none" else args.init_from)
     if args.precision:
         recipe = replace(recipe, precision=args.precision)
+    if args.card_only:
+        print(rerender_card(args.name, args.out))
+        return
     paths = make_data(
         args.name, args.data or Path("data") / args.name, seed=args.seed, train_rows=args.train_rows,
         prose=args.prose, dense=args.dense, sheets=args.sheets,

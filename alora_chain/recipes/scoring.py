@@ -13,6 +13,28 @@ from ..intrinsic import Intrinsic
 from .catalog import RECIPES, SPLITS
 
 
+def _write_recipe_card(name: str, folder: Path, results: dict) -> Path:
+    from ..cards import write_card
+
+    recipe = RECIPES[name]
+    return write_card(
+        folder, results, recipe.tried, recipe.limits, recipe.stages, seeds=recipe.seeds,
+        setup=recipe.setup, lora_stages=recipe.lora_stages,
+    )
+
+
+def rerender_card(name: str, folder: Path) -> Path:
+    """Rewrite ``folder``'s card from its ``results.json`` and the catalog, without scoring again.
+
+    What was tried lives in the catalog, so recording a candidate that was not shipped changes the
+    card's text, not its figures: re-scoring for that would cost minutes and could only repeat them.
+    """
+    scored = folder / "results.json"
+    if not scored.is_file():
+        raise DataError(f"{folder} has no results.json to render a card from; score it first with --evaluate")
+    return _write_recipe_card(name, folder, json.loads(scored.read_text()))
+
+
 def evaluate_builtin(
     name: str,
     folder: Path,
@@ -32,12 +54,17 @@ def evaluate_builtin(
     a baseline whose adapter is gone; see :func:`_earlier_lora`.
     """
     from .. import load_model
-    from ..cards import baseline_record, write_card
+    from ..cards import baseline_record
     from ..data import load_rows
     from ..evaluate import evaluate
 
-    model = load_model()
     intrinsic = Intrinsic.load(folder)
+    if intrinsic.adapter_kind != "alora":  # every figure here is aLoRA against the others
+        raise DataError(
+            f"{folder} holds a standard LoRA adapter; score it as the baseline of an aLoRA one: "
+            f"--out ALORA_FOLDER --lora {folder}"
+        )
+    model = load_model()
     rows = load_rows(paths[split], intrinsic)[:limit]
     baseline = Intrinsic.load(lora) if lora else None
     report = evaluate(
@@ -81,11 +108,7 @@ def evaluate_builtin(
         )
     if split == "test":
         shutil.copy(paths["test"], folder / "test.jsonl")
-        recipe = RECIPES[name]
-        write_card(
-            folder, results, recipe.tried, recipe.limits, recipe.stages, seeds=recipe.seeds,
-            setup=recipe.setup, lora_stages=recipe.lora_stages,
-        )
+        _write_recipe_card(name, folder, results)
     variants = [f"{variant}_test" for variant in RECIPES[name].test_variants]
 
     def figures(scored: dict) -> dict:  # without the per-row answers, which stay in results.json
