@@ -390,7 +390,11 @@ RECIPES: dict[str, Recipe] = {
         "lr 1e-3 (0.629), lr 5e-4 (0.614), lr 5e-4 with the adapter reading the instruction (0.634); "
         "this recipe on 640 rows (`--train-rows 640`; early stop after 240 steps, 865 s): 0.66 "
         "(token F1 0.456), validation loss 0.637 against 0.591: twice the rows of the same training "
-        "templates did not close the gap to LoRA",
+        "templates did not close the gap to LoRA; v0.3 candidate (the template also restates the "
+        "last four turns, each cut to 200 characters, read by the adapter: 78 invocation tokens per "
+        "call against 35; 160 steps, validation loss 0.546, 680 s): 0.69 (token F1 0.503; its LoRA "
+        "baseline 0.77, validation loss 0.516, 946 s), under the 0.72 fixed before it trained, so "
+        "not scored on test and not shipped",
         seeds="`--train-seed 1` gave aLoRA recall@3 0.67 (token F1 0.530; 160 steps, validation loss "
         "0.584, 860 s) and LoRA 0.70 (token F1 0.549; 160 steps, validation loss 0.549, 1,237 s), "
         "3 points behind again (95% interval -9 to +3): the shipped seed's gap is not a draw of "
