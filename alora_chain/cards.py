@@ -334,6 +334,8 @@ def write_card(
     start = f",\n  starting from the adapter in `{init_from}` (not from zeros)" if init_from else ""
     if training["config"].get("precision") == "bf16":
         start += ",\n  forward and backward under bfloat16 autocast (`--precision bf16`)"
+    elif training["config"].get("precision") == "bf16-prefill":
+        start += ",\n  the frozen prefix prefilled under bfloat16 autocast, the adapter in fp32 (`--precision bf16-prefill`)"
     per_item = spec.per_item and (
         f"\n* one call per item of `{spec.per_item.argument}`, combined with `{spec.per_item.combine}` "
         f"(P = the {'largest' if spec.per_item.combine == 'any' else 'smallest'} item probability);\n"

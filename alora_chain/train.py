@@ -33,6 +33,9 @@ from .machine import machine_facts
 from .model import Model, load_model
 
 
+PRECISIONS = ("fp32", "bf16", "bf16-prefill")
+
+
 @dataclass
 class TrainConfig:
     """Hyper-parameters; defaults follow the aLoRA paper (rank 32 aLoRA, rank 8 LoRA, q/k/v)."""
@@ -58,12 +61,18 @@ class TrainConfig:
     init_from: str | None = None
     # "bf16": forward and backward under CPU autocast to bfloat16 (the adapter's weights and the
     # optimizer stay fp32). 1.3-1.6x faster here (AVX512-BF16: `python -m alora_chain.bench.training`);
-    # a CPU without native bf16 may gain nothing.
-    precision: Literal["fp32", "bf16"] = "fp32"
+    # a CPU without native bf16 may gain nothing. "bf16-prefill" (aLoRA): only the frozen prefix
+    # prefill runs under bf16 autocast, most of a first epoch's time when the adapter reads a few
+    # tokens; the adapter's forward and backward, and validation, stay fp32 as inference is.
+    precision: Literal["fp32", "bf16", "bf16-prefill"] = "fp32"
 
     def __post_init__(self) -> None:
-        if self.precision not in ("fp32", "bf16"):
-            raise InvalidArgumentError(f"precision must be 'fp32' or 'bf16', not {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise InvalidArgumentError(
+                f"precision must be one of {', '.join(map(repr, PRECISIONS))}, not {self.precision!r}"
+            )
+        if self.precision == "bf16-prefill" and self.kind != "alora":
+            raise InvalidArgumentError("precision 'bf16-prefill' is for aLoRA: a LoRA baseline has no frozen prefix")
 
     def resolved_rank(self) -> int:
         return self.rank or (32 if self.kind == "alora" else 8)
@@ -194,8 +203,14 @@ def batch_loss(
 
 
 def _autocast(config: TrainConfig):
-    """The compute precision of ``config``: bfloat16 autocast, or a no-op for fp32."""
+    """The compute precision of ``config``'s adapter passes: bfloat16 autocast, or a no-op."""
     return torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.precision == "bf16")
+
+
+def _prefill_autocast(config: TrainConfig):
+    """The compute precision of ``config``'s training-prefix prefills (validation's follow
+    :func:`_autocast`): bfloat16 under "bf16" and "bf16-prefill"."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.precision != "fp32")
 
 
 def _kept_target_loss(peft, ids, batch, starts, **forward) -> torch.Tensor:
@@ -292,14 +307,18 @@ def train(
     batches = _batches(train_set, config.batch_size, random.Random(config.seed))
     prefixes: dict[int, _Prefix] = {}
 
-    def _cached(index: int) -> _Prefix | None:
-        if config.kind != "alora" or not config.cache_prefixes:
+    def _prefix(index: int, epoch: int) -> _Prefix | None:
+        """An aLoRA batch's prefilled prefix, kept for later epochs (``cache_prefixes``)."""
+        if config.kind != "alora":
             return None
-        if index not in prefixes:
-            with _autocast(config):
-                prefixes[index] = _prefill(model, batches[index])
-            state.tokens += int(prefixes[index].mask.sum())  # prefilled once, reused later
-        return prefixes[index]
+        if index in prefixes:
+            return prefixes[index]
+        with _prefill_autocast(config):
+            prefix = _prefill(model, batches[index])
+        state.tokens += int(prefix.mask.sum())
+        if config.cache_prefixes and epoch + 1 < config.epochs:  # a batch first met in the last epoch is never met again
+            prefixes[index] = prefix
+        return prefix
 
     peft.train()
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -313,7 +332,7 @@ def train(
             order = random.Random(config.seed * 1000 + epoch).sample(range(len(batches)), len(batches))
             for index in order[within:]:
                 tick = time.perf_counter()
-                prefix = _cached(index)
+                prefix = _prefix(index, epoch)
                 with _autocast(config):
                     loss, n_tokens = batch_loss(model, batches[index], config.kind, prefix)
                 loss.backward()

@@ -11,7 +11,15 @@ import pytest
 import alora_chain as ac
 from alora_chain.model import ModelIdentity
 
-EXAMPLES = [json.loads(line) for line in (Path(__file__).parent / "data" / "builtin_examples.jsonl").read_text().splitlines()]
+DATA = Path(__file__).parent / "data"
+# builtin_examples: hand-written checks and probes per intrinsic; groundedness_fresh: 24 cases in a
+# person's prose (twelve documents of three to five facts, each with a faithful reply and one that
+# misstates a value), written before any adapter scored them
+EXAMPLES = [
+    json.loads(line)
+    for name in ("builtin_examples.jsonl", "groundedness_fresh.jsonl")
+    for line in (DATA / name).read_text().splitlines()
+]
 BUILTINS = ac.intrinsics()
 
 
@@ -41,6 +49,7 @@ def _case(example: dict):
 def test_builtin_answers_clear_cases(model, example):
     example = dict(example)
     example.pop("known_miss", None)
+    example.pop("misstates", None)  # how a wrong reply is wrong ("borrowed": another value of its document)
     name = example.pop("intrinsic")
     if name not in BUILTINS:
         pytest.skip(f"{name} is not installed")

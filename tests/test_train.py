@@ -130,6 +130,21 @@ def test_bf16_training_runs_under_autocast_and_tracks_fp32(colour_spec, tmp_path
         TrainConfig(precision="fp16")
 
 
+def test_bf16_prefill_changes_only_the_frozen_prefix_and_tracks_fp32(colour_spec, tmp_path):
+    """Prefixes prefilled in bf16 move what the adapter learns a little (validation, in fp32 as
+    inference is, differs), not much; a LoRA baseline has no frozen prefix to prefill."""
+    data = _write(tmp_path / "train.jsonl", _colour_rows(16, seed=4))
+    config = dict(epochs=2, batch_size=4, lr=2e-3, val_fraction=0.25)
+    fp32 = train(data, colour_spec, tmp_path / "fp32", TrainConfig(**config), progress=False)
+    mixed = train(data, colour_spec, tmp_path / "mixed", TrainConfig(**config, precision="bf16-prefill"),
+                  progress=False)
+    assert fp32.best_val_loss != mixed.best_val_loss
+    assert abs(fp32.best_val_loss - mixed.best_val_loss) < 0.10 * fp32.best_val_loss
+    assert ac.Intrinsic.load(tmp_path / "mixed").training["config"]["precision"] == "bf16-prefill"
+    with pytest.raises(ac.errors.InvalidArgumentError, match="LoRA baseline"):
+        TrainConfig(kind="lora", precision="bf16-prefill")
+
+
 def test_training_sequence_is_exactly_what_invoke_runs(model, tmp_path):
     spec = spec_for_training(
         "answerability", template="answerability.jinja", arguments={"documents": "list[str]"},

@@ -2,9 +2,10 @@
 
     python -m alora_chain.bench.training answerability --rows 48 [--kind lora]
 
-Both precisions run the same seeded batches through the same fresh adapter (gradients are
-computed and thrown away, so neither changes the weights the other sees), alternating twice to
-spread machine noise; it prints seconds per pass, the ratio, and how far the losses moved.
+Each precision (fp32, bf16, and for aLoRA bf16-prefill: only the frozen prefix in bf16) runs
+the same seeded batches through the same fresh adapter (gradients are computed and thrown away,
+so none changes the weights another sees), in turn twice to spread machine noise; it prints
+seconds per first-epoch pass (prefill included), each ratio, and how far the losses moved.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     from ..datagen import GENERATORS, ITEM_GENERATORS, write_jsonl
     from ..model import load_model
     from ..recipes import RECIPES, spec
-    from ..train import TrainConfig, _autocast, _batches, batch_loss, encode_example
+    from ..train import PRECISIONS, TrainConfig, _autocast, _batches, _prefill, _prefill_autocast, batch_loss, encode_example
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -57,27 +58,34 @@ def main(argv: list[str] | None = None) -> None:
     model.add_fresh_adapter("timed", lora)
     model.peft.set_adapter("timed")
     model.peft.train()
-    seconds: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    precisions = [p for p in PRECISIONS if args.kind == "alora" or p != "bf16-prefill"]
+    seconds: dict[str, list[float]] = {p: [] for p in precisions}
     losses: dict[str, list[float]] = {}
-    for precision in ("fp32", "bf16", "fp32", "bf16"):
+    for precision in precisions * 2:
         settings = TrainConfig(kind=args.kind, precision=precision)
         started, passed = time.perf_counter(), []
         for batch in batches:
+            prefix = None
+            if args.kind == "alora":
+                with _prefill_autocast(settings):
+                    prefix = _prefill(model, batch)
             with _autocast(settings):
-                loss, _ = batch_loss(model, batch, args.kind)
+                loss, _ = batch_loss(model, batch, args.kind, prefix)
             loss.backward()
             model.peft.zero_grad(set_to_none=True)
             passed.append(loss.item())
         seconds[precision].append(time.perf_counter() - started)
         losses[precision] = passed
     model.remove_adapter("timed")
-    fp32, bf16 = (statistics.median(seconds[p]) for p in ("fp32", "bf16"))
-    moved = max(abs(a - b) for a, b in zip(losses["fp32"], losses["bf16"]))
+    median = {p: statistics.median(seconds[p]) for p in precisions}
     print(
         f"{args.name} ({args.kind}, {len(examples)} rows, {len(batches)} steps, {torch.get_num_threads()} threads): "
-        f"fp32 {fp32:.1f} s, bf16 {bf16:.1f} s per pass -> bf16 {fp32 / bf16:.2f}x faster; "
-        f"largest loss difference {moved:.4f} (fp32 losses {min(losses['fp32']):.3f}..{max(losses['fp32']):.3f})"
+        f"fp32 {median['fp32']:.1f} s per pass (losses {min(losses['fp32']):.3f}..{max(losses['fp32']):.3f})"
     )
+    for p in precisions[1:]:
+        moved = max(abs(a - b) for a, b in zip(losses["fp32"], losses[p]))
+        print(f"  {p} {median[p]:.1f} s per pass -> {median['fp32'] / median[p]:.2f}x faster; "
+              f"largest loss difference {moved:.4f}")
 
 
 if __name__ == "__main__":

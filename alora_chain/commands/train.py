@@ -36,7 +36,8 @@ def command(
         str | None, typer.Option(help="Start from this intrinsic's adapter (name or folder; same rank and layers)")
     ] = None,
     precision: Annotated[
-        str, typer.Option(help="fp32, or bf16: autocast, 1.3-1.6x faster on a CPU with AVX512-BF16")
+        str, typer.Option(help="fp32; bf16: autocast, 1.3-1.6x faster on a CPU with AVX512-BF16; "
+                               "bf16-prefill (aLoRA): only the frozen prefix prefill in bf16")
     ] = "fp32",
 ) -> None:
     """Train an aLoRA intrinsic (or a standard LoRA baseline) and write a ready intrinsic folder."""

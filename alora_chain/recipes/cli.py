@@ -19,7 +19,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from ..train import TrainConfig, train
+from ..train import PRECISIONS, TrainConfig, train
 from .catalog import RECIPES, spec
 from .datasets import make_data
 from .scoring import evaluate_builtin, rerender_card
@@ -91,8 +91,9 @@ def main(argv: list[str] | None = None) -> None:
         help="built-in name or folder to start from; none starts from zeros (default: the recipe's)",
     )
     parser.add_argument(
-        "--precision", choices=["fp32", "bf16"], default=None,
-        help="compute precision of training (default: the recipe's); bf16 needs a CPU with AVX512-BF16 to pay off",
+        "--precision", choices=list(PRECISIONS), default=None,
+        help="compute precision of training (default: the recipe's); bf16 needs a CPU with AVX512-BF16 to pay "
+        "off; bf16-prefill (aLoRA): only the frozen prefix prefill in bf16",
     )
     args = parser.parse_args(argv)
     if args.lora and args.lora_results:
@@ -131,7 +132,8 @@ def main(argv: list[str] | None = None) -> None:
         warmup_steps=5,
         seed=args.seed if args.train_seed is None else args.train_seed,
         init_from=_adapter_folder(recipe.init_from),
-        precision=recipe.precision,
+        # a LoRA baseline has no frozen prefix: under a bf16-prefill recipe it trains in fp32
+        precision="fp32" if args.kind == "lora" and recipe.precision == "bf16-prefill" else recipe.precision,
     )
     result = train(
         paths["train"], spec(args.name, recipe), args.out, config, validation=paths["val"], resume=args.resume
