@@ -341,3 +341,14 @@ def test_rendering_a_card_without_scored_results_says_how_to_score_it(tmp_path):
 
     with pytest.raises(DataError, match="--evaluate"):
         rerender_card("certainty", tmp_path)
+
+
+def test_the_recipes_command_reports_a_typed_error_without_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "alora_chain.recipes", "certainty", "--card-only", "--out",
+                           str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: ") and "--evaluate" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -1,5 +1,11 @@
 """``python -m alora_chain.recipes NAME --out DIR``: make, train or score a built-in (see ``cli``)."""
 
+import sys
+
+from ..errors import AloraChainError
 from .cli import main
 
-main()
+try:
+    main()
+except AloraChainError as exc:  # a bad command line or data folder: say what, not a traceback
+    sys.exit(f"error: {exc}")
