@@ -132,8 +132,7 @@ def main(argv: list[str] | None = None) -> None:
         warmup_steps=5,
         seed=args.seed if args.train_seed is None else args.train_seed,
         init_from=_adapter_folder(recipe.init_from),
-        # a LoRA baseline has no frozen prefix: under a bf16-prefill recipe it trains in fp32
-        precision="fp32" if args.kind == "lora" and recipe.precision == "bf16-prefill" else recipe.precision,
+        precision=recipe.precision,
     )
     result = train(
         paths["train"], spec(args.name, recipe), args.out, config, validation=paths["val"], resume=args.resume
