@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None) -> None:
         help="an earlier results.json whose LoRA row, scored on the same test rows, stands in for --lora",
     )
     parser.add_argument("--lr", type=float, default=None, help="learning rate (default: the recipe's)")
-    parser.add_argument("--rank", type=int, default=None, help="adapter rank (default 32 aLoRA, 8 LoRA)")
+    parser.add_argument(
+        "--rank", type=int, default=None, help="adapter rank (default: the recipe's for aLoRA, else 32; LoRA 8)"
+    )
     parser.add_argument(
         "--modules",
         default=None,
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
         kind=args.kind,
         epochs=args.epochs or recipe.epochs,
         lr=args.lr or recipe.lr,
-        rank=args.rank,
+        rank=args.rank if args.rank is not None else (recipe.rank if args.kind == "alora" else None),
         target_modules=modules,
         patience=args.patience or recipe.patience,
         warmup_steps=5,
