@@ -34,3 +34,15 @@ def test_groundedness_is_scored_again_on_its_test_rows_loosened_into_prose(model
     assert sum(a["documents"] != b["documents"] for a, b in zip(loose, plain)) > len(plain) // 2
     assert got["examples"] == 2 and got["prose"] == RECIPES["groundedness"].prose_test
     assert set(got["paths"]) == {"alora", "prompt"} and "prompt" in got["gaps"]
+
+
+def test_each_recipe_trains_the_rank_its_shipped_adapter_has():
+    """A card's reproduce command runs the recipe's defaults: they must give the shipped adapter's rank."""
+    import json
+
+    from alora_chain.resources import builtin_intrinsics_dir
+    from alora_chain.train import TrainConfig
+
+    for name, recipe in RECIPES.items():
+        config = json.loads((builtin_intrinsics_dir() / name / "adapter" / "adapter_config.json").read_text())
+        assert TrainConfig(kind="alora", rank=recipe.rank).resolved_rank() == config["r"], name
