@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 from alora_chain.datagen import query_rewrite
 from alora_chain.recipes import RECIPES
 from alora_chain.recipes.scoring import _recall_at_3
+from alora_chain.resources import builtin_intrinsics_dir
+from alora_chain.train import TrainConfig
 
 
 def test_validation_recall_searches_the_validation_corpus():
@@ -38,11 +41,6 @@ def test_groundedness_is_scored_again_on_its_test_rows_loosened_into_prose(model
 
 def test_each_recipe_trains_the_rank_its_shipped_adapter_has():
     """A card's reproduce command runs the recipe's defaults: they must give the shipped adapter's rank."""
-    import json
-
-    from alora_chain.resources import builtin_intrinsics_dir
-    from alora_chain.train import TrainConfig
-
     for name, recipe in RECIPES.items():
         config = json.loads((builtin_intrinsics_dir() / name / "adapter" / "adapter_config.json").read_text())
         assert TrainConfig(kind="alora", rank=recipe.rank).resolved_rank() == config["r"], name
