@@ -250,7 +250,7 @@ TRAIN = [
     # Train your own intrinsic
 
     An intrinsic is a folder: `intrinsic.yaml` (name, arguments, output), a jinja2 prompt
-    template and a PEFT aLoRA adapter. `alora_chain.train.train` writes such a folder from
+    template and a PEFT aLoRA adapter. `alora_chain.training.train.train` writes such a folder from
     a JSONL file of conversations and target labels.
 
     The task here is trivially learnable so that 48 examples train in well under a minute
@@ -263,9 +263,9 @@ TRAIN = [
     from pathlib import Path
 
     import alora_chain as ac
-    from alora_chain.data import load_rows
-    from alora_chain.evaluate import evaluate
-    from alora_chain.train import TrainConfig, spec_for_training, train
+    from alora_chain.training.data import load_rows
+    from alora_chain.training.evaluate import evaluate
+    from alora_chain.training.train import TrainConfig, spec_for_training, train
 
     COLOURS = ["red", "blue", "green", "yellow", "purple", "orange", "black", "white", "pink", "grey"]
     THINGS = ["bike", "car", "scarf", "door", "kettle", "umbrella", "sofa", "backpack"]

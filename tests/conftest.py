@@ -11,7 +11,7 @@ import torch
 import yaml
 
 import alora_chain as ac
-from alora_chain.standin import random_intrinsic
+from alora_chain.training.standin import random_intrinsic
 
 _counter = itertools.count()
 
@@ -33,7 +33,7 @@ def model() -> ac.Model:
 
 
 def make_intrinsic(model: ac.Model, folder: Path, **options) -> ac.Intrinsic:
-    """A rank-4 q/k/v intrinsic with seeded random weights under a fresh name (see alora_chain.standin)."""
+    """A rank-4 q/k/v intrinsic with seeded random weights under a fresh name (see alora_chain.training.standin)."""
     return random_intrinsic(model, folder, f"tiny{next(_counter)}", **options)
 
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from alora_chain.cards import readme_table, training_verdict, verdicts
+from alora_chain.training.cards import readme_table, training_verdict, verdicts
 
 
 def _choice(alora: float, prompt: float, lora: float | None = None) -> dict:
@@ -29,7 +29,7 @@ def test_choice_verdicts_follow_the_figures():
 
 
 def test_the_results_table_lists_alora_lora_prompt_whatever_order_they_were_scored_in():
-    from alora_chain.cards import results_table
+    from alora_chain.training.cards import results_table
 
     table = results_table(_choice(0.90, 0.60, lora=0.91))  # a LoRA row from --lora-results comes last
     assert [line.split(" | ")[0] for line in table.splitlines()[2:]] == ["| alora", "| lora", "| prompt"]
@@ -71,8 +71,8 @@ def test_readme_table_has_a_row_per_result(tmp_path):
 
 
 def test_card_states_per_item_reading_known_limits_and_what_was_tried(tmp_path):
-    from alora_chain.cards import write_card
     from alora_chain.resources import builtin_intrinsics_dir
+    from alora_chain.training.cards import write_card
 
     folder = tmp_path / "answerability"
     shutil.copytree(builtin_intrinsics_dir() / "answerability", folder)
@@ -86,8 +86,8 @@ def test_card_states_per_item_reading_known_limits_and_what_was_tried(tmp_path):
 
 
 def test_a_card_lists_each_training_stage_when_the_recipe_names_them(tmp_path):
-    from alora_chain.cards import write_card
     from alora_chain.resources import builtin_intrinsics_dir
+    from alora_chain.training.cards import write_card
 
     folder = tmp_path / "requirement_check"
     shutil.copytree(builtin_intrinsics_dir() / "requirement_check", folder)
@@ -95,8 +95,8 @@ def test_a_card_lists_each_training_stage_when_the_recipe_names_them(tmp_path):
     card = write_card(
         folder, results, stages=("--train-rows 8 --out runs/a", "--init-from runs/a")
     ).read_text()
-    first = "python -m alora_chain.recipes requirement_check --train-rows 8 --out runs/a  # stage 1"
-    second = "python -m alora_chain.recipes requirement_check --init-from runs/a  # stage 2"
+    first = "python -m alora_chain.training.recipes requirement_check --train-rows 8 --out runs/a  # stage 1"
+    second = "python -m alora_chain.training.recipes requirement_check --init-from runs/a  # stage 2"
     assert card.index(first) < card.index(second) and "# data + aLoRA" not in card
     assert "# data + aLoRA" in write_card(folder, results).read_text()
     # a start a later release replaced comes back from git before the first stage
@@ -108,8 +108,8 @@ def test_a_card_lists_each_training_stage_when_the_recipe_names_them(tmp_path):
 def test_a_card_names_the_machine_its_adapter_trained_on_when_recorded(tmp_path):
     import yaml
 
-    from alora_chain.cards import write_card
     from alora_chain.resources import builtin_intrinsics_dir
+    from alora_chain.training.cards import write_card
 
     folder = tmp_path / "requirement_check"
     shutil.copytree(builtin_intrinsics_dir() / "requirement_check", folder)
@@ -129,8 +129,8 @@ def test_a_card_names_the_machine_its_adapter_trained_on_when_recorded(tmp_path)
 
 
 def test_a_card_lists_each_lora_baseline_stage_when_the_recipe_names_them(tmp_path):
-    from alora_chain.cards import write_card
     from alora_chain.resources import builtin_intrinsics_dir
+    from alora_chain.training.cards import write_card
 
     folder = tmp_path / "requirement_check"
     shutil.copytree(builtin_intrinsics_dir() / "requirement_check", folder)
@@ -144,8 +144,8 @@ def test_a_card_lists_each_lora_baseline_stage_when_the_recipe_names_them(tmp_pa
 
 def test_built_ins_started_from_a_replaced_release_restore_it_in_their_cards():
     from alora_chain import Intrinsic
-    from alora_chain.recipes import RECIPES
     from alora_chain.resources import builtin_intrinsics_dir
+    from alora_chain.training.recipes import RECIPES
 
     starts = {"answerability": ("v0.2", "6e674ff"), "groundedness": ("v0.1", "eb8b9cd")}
     for name, (version, commit) in starts.items():
@@ -160,8 +160,8 @@ def test_built_ins_started_from_a_replaced_release_restore_it_in_their_cards():
 
 def test_every_shipped_lora_row_was_trained_with_its_aloras_rows_layers_epochs_and_rate():
     from alora_chain import Intrinsic
-    from alora_chain.cards import budget_differences
     from alora_chain.resources import builtin_intrinsics_dir
+    from alora_chain.training.cards import budget_differences
 
     compared = 0
     for folder in sorted(builtin_intrinsics_dir().iterdir()):
@@ -175,8 +175,8 @@ def test_every_shipped_lora_row_was_trained_with_its_aloras_rows_layers_epochs_a
 
 
 def test_a_card_says_when_its_lora_baseline_was_trained_differently(tmp_path):
-    from alora_chain.cards import baseline_note, write_card
     from alora_chain.resources import builtin_intrinsics_dir
+    from alora_chain.training.cards import baseline_note, write_card
 
     folder = tmp_path / "context_relevance"
     shutil.copytree(builtin_intrinsics_dir() / "context_relevance", folder)
@@ -197,8 +197,8 @@ def test_a_card_says_when_its_lora_baseline_was_trained_differently(tmp_path):
 
 
 def test_a_lora_baseline_from_zeros_against_an_alora_with_a_head_start_is_said_and_reproducible(tmp_path):
-    from alora_chain.cards import write_card
     from alora_chain.resources import builtin_intrinsics_dir
+    from alora_chain.training.cards import write_card
 
     folder = tmp_path / "answerability"  # its aLoRA and its LoRA baseline both started from context_relevance
     shutil.copytree(builtin_intrinsics_dir() / "answerability", folder)
@@ -215,9 +215,9 @@ def test_a_lora_baseline_from_zeros_against_an_alora_with_a_head_start_is_said_a
 
 def test_gaps_to_alora_pairs_the_paths_row_by_row_and_the_card_shows_the_interval():
     from alora_chain import Intrinsic
-    from alora_chain.evaluate import Prediction
-    from alora_chain.recipes import gaps_to_alora
     from alora_chain.resources import builtin_intrinsics_dir
+    from alora_chain.training.evaluate import Prediction
+    from alora_chain.training.recipes import gaps_to_alora
 
     spec = Intrinsic.load(builtin_intrinsics_dir() / "context_relevance")
     targets = ["relevant", "irrelevant"] * 20
@@ -240,7 +240,7 @@ def test_gaps_to_alora_pairs_the_paths_row_by_row_and_the_card_shows_the_interva
 
 def test_a_lora_row_scored_earlier_is_checked_against_the_rows_and_stays_paired_when_it_can(tmp_path):
     from alora_chain.errors import DataError
-    from alora_chain.recipes.scoring import _earlier_lora
+    from alora_chain.training.recipes.scoring import _earlier_lora
 
     rows = [SimpleNamespace(line=i + 1, target=t) for i, t in enumerate(["yes", "no", "yes"])]
     kept = [{"line": r.line, "target": r.target, "output": "yes", "probability": 0.9, "seconds": 0.2} for r in rows]
@@ -276,8 +276,8 @@ def test_a_lora_row_scored_earlier_is_checked_against_the_rows_and_stays_paired_
 def test_a_card_says_when_its_adapter_was_trained_under_bf16(tmp_path):
     import yaml
 
-    from alora_chain.cards import write_card
     from alora_chain.resources import builtin_intrinsics_dir
+    from alora_chain.training.cards import write_card
 
     folder = tmp_path / "context_relevance"
     shutil.copytree(builtin_intrinsics_dir() / "context_relevance", folder)
@@ -290,8 +290,8 @@ def test_a_card_says_when_its_adapter_was_trained_under_bf16(tmp_path):
 
 
 def test_a_card_shows_the_test_rows_scored_again_with_documents_in_prose(tmp_path):
-    from alora_chain.cards import write_card
     from alora_chain.resources import builtin_intrinsics_dir
+    from alora_chain.training.cards import write_card
 
     folder = tmp_path / "groundedness"
     shutil.copytree(builtin_intrinsics_dir() / "groundedness", folder)
@@ -324,8 +324,8 @@ def test_a_card_shows_the_test_rows_scored_again_with_documents_in_prose(tmp_pat
 @pytest.mark.parametrize("name", ["answerability", "groundedness", "requirement_check", "query_rewrite", "certainty", "context_relevance"])
 def test_each_shipped_card_is_what_its_results_and_the_catalog_render(tmp_path, name):
     """A card edited by hand, or a catalog entry changed without re-rendering, shows up here."""
-    from alora_chain.recipes.scoring import rerender_card
     from alora_chain.resources import builtin_intrinsics_dir
+    from alora_chain.training.recipes.scoring import rerender_card
 
     shipped = builtin_intrinsics_dir() / name
     folder = tmp_path / name
@@ -337,7 +337,7 @@ def test_each_shipped_card_is_what_its_results_and_the_catalog_render(tmp_path, 
 
 def test_rendering_a_card_without_scored_results_says_how_to_score_it(tmp_path):
     from alora_chain.errors import DataError
-    from alora_chain.recipes.scoring import rerender_card
+    from alora_chain.training.recipes.scoring import rerender_card
 
     with pytest.raises(DataError, match="--evaluate"):
         rerender_card("certainty", tmp_path)
@@ -347,7 +347,7 @@ def test_the_recipes_command_reports_a_typed_error_without_a_traceback(tmp_path)
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "alora_chain.recipes", "certainty", "--card-only", "--out",
+    done = subprocess.run([sys.executable, "-m", "alora_chain.training.recipes", "certainty", "--card-only", "--out",
                            str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 1
     assert done.stderr.startswith("error: ") and "--evaluate" in done.stderr

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 import alora_chain as ac
 from alora_chain.cli import app
-from alora_chain.commands.chat import parse_arguments
-from alora_chain.commands.demo import NAMES, QUESTIONS, _available
+from alora_chain.cli.chat import parse_arguments
+from alora_chain.cli.demo import NAMES, QUESTIONS, _available
 from alora_chain.errors import InvalidArgumentError
 from alora_chain.rag import DEFAULT_REFUSAL
 

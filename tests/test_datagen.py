@@ -10,10 +10,10 @@ from collections import Counter
 import bm25s
 import pytest
 
-from alora_chain.datagen import GENERATORS, ITEM_GENERATORS, certainty, query_rewrite, write_splits
-from alora_chain.datagen.__main__ import main as cli_main
-from alora_chain.datagen.dialog import word_count
-from alora_chain.datagen.requirements import check
+from alora_chain.training.datagen import GENERATORS, ITEM_GENERATORS, certainty, query_rewrite, write_splits
+from alora_chain.training.datagen.__main__ import main as cli_main
+from alora_chain.training.datagen.dialog import word_count
+from alora_chain.training.datagen.requirements import check
 
 CHOICE_LABELS = {
     "answerability": {"answerable", "unanswerable"},
@@ -217,8 +217,8 @@ def test_write_splits_and_cli(tmp_path, capsys):
 @pytest.mark.parametrize("name", sorted(set(GENERATORS) - {"certainty"}))  # certainty: model-labelled
 def test_shipped_test_splits_are_what_the_generators_write(name):
     """The held-out split in intrinsics/NAME/test.jsonl is reproducible from the seeded generator."""
-    from alora_chain.recipes import RECIPES
     from alora_chain.resources import builtin_intrinsics_dir
+    from alora_chain.training.recipes import RECIPES
 
     shipped = (builtin_intrinsics_dir() / name / "test.jsonl").read_text(encoding="utf-8").splitlines()
     written = [json.dumps(row, ensure_ascii=False) for row in GENERATORS[name]("test", RECIPES[name].sizes[2])]
@@ -226,8 +226,8 @@ def test_shipped_test_splits_are_what_the_generators_write(name):
 
 
 def test_shipped_prose_test_split_is_what_the_generator_writes():
-    from alora_chain.recipes import RECIPES
     from alora_chain.resources import builtin_intrinsics_dir
+    from alora_chain.training.recipes import RECIPES
 
     recipe = RECIPES["groundedness"]
     shipped = (builtin_intrinsics_dir() / "groundedness" / "test_prose.jsonl").read_text(encoding="utf-8")
@@ -270,8 +270,8 @@ def test_groundedness_item_rows_are_one_document_rows_labelled_for_that_document
 def test_dense_groundedness_rows_state_every_attribute_and_misstate_or_borrow_one():
     import random
 
-    from alora_chain.datagen import groundedness
-    from alora_chain.datagen.kb import NUMBER_FREE_ATTRS, build_world, number_in
+    from alora_chain.training.datagen import groundedness
+    from alora_chain.training.datagen.kb import NUMBER_FREE_ATTRS, build_world, number_in
 
     assert groundedness.generate_items("val", 40, dense=0.0) == groundedness.generate_items("val", 40)
     world = build_world("train")
@@ -299,7 +299,7 @@ def test_dense_groundedness_rows_state_every_attribute_and_misstate_or_borrow_on
 
 def test_make_data_reuses_a_split_only_if_it_was_made_with_the_same_settings(tmp_path):
     from alora_chain.errors import DataError
-    from alora_chain.recipes import make_data
+    from alora_chain.training.recipes import make_data
 
     paths = make_data("context_relevance", tmp_path, train_rows=8)
     assert len(paths["train"].read_text().splitlines()) == 8
@@ -324,8 +324,8 @@ def _words(text: str) -> list[str]:
 
 
 def test_loosened_groundedness_documents_state_the_same_facts_in_looser_prose():
-    from alora_chain.datagen.groundedness import generate, generate_items
-    from alora_chain.datagen.prose import CONTINUATIONS
+    from alora_chain.training.datagen.groundedness import generate, generate_items
+    from alora_chain.training.datagen.prose import CONTINUATIONS
 
     plain, loose = generate("train", 120), generate("train", 120, prose=0.5)
     assert generate("train", 120, prose=0.0) == plain  # off: the rows exactly as before
@@ -353,7 +353,7 @@ def test_loosened_groundedness_documents_state_the_same_facts_in_looser_prose():
 
 def test_make_data_records_the_prose_rate_and_keeps_it_to_the_generators_that_have_it(tmp_path):
     from alora_chain.errors import DataError
-    from alora_chain.recipes import make_data
+    from alora_chain.training.recipes import make_data
 
     with pytest.raises(DataError, match="--prose loosens documents of groundedness only, not context_relevance"):
         make_data("context_relevance", tmp_path / "cr", train_rows=8, prose=0.5)

@@ -11,13 +11,13 @@ import torch
 from conftest import make_intrinsic
 from typer.testing import CliRunner
 
-from alora_chain import metrics
 from alora_chain.chat import conversation_ids, generation_prompt_ids, turn_ids
 from alora_chain.cli import app
-from alora_chain.data import load_rows
 from alora_chain.errors import DataError, InvalidArgumentError
-from alora_chain.evaluate import evaluate, metrics_by
 from alora_chain.session import Session
+from alora_chain.training import metrics
+from alora_chain.training.data import load_rows
+from alora_chain.training.evaluate import evaluate, metrics_by
 
 BRIDGE = "The Ossel bridge was rebuilt in 1702 by Tobias Marr."
 TOWN = "Brimwick has 48,000 inhabitants."
@@ -286,7 +286,7 @@ def test_paired_bootstrap_interval_brackets_the_gap_and_is_zero_without_one():
 
 def test_a_builtin_lora_folder_scored_alone_is_refused_with_how_to_pair_it(model, tmp_path):
     """Its figures compare aLoRA with the rest: a LoRA folder belongs after --lora, not --out."""
-    from alora_chain.recipes.scoring import evaluate_builtin
+    from alora_chain.training.recipes.scoring import evaluate_builtin
 
     output = {"kind": "choice", "labels": ["answerable", "unanswerable"], "positive": "answerable"}
     folder = tmp_path / make_intrinsic(model, tmp_path, output=output, kind="lora", seed=4).name

@@ -8,10 +8,10 @@ from collections import Counter
 
 import pytest
 
-from alora_chain.datagen import groundedness
-from alora_chain.datagen.factsheet_topics import TOPICS
-from alora_chain.datagen.factsheets import Names, row
-from alora_chain.datagen.kb import SPLITS, split_items
+from alora_chain.training.datagen import groundedness
+from alora_chain.training.datagen.factsheet_topics import TOPICS
+from alora_chain.training.datagen.factsheets import Names, row
+from alora_chain.training.datagen.kb import SPLITS, split_items
 
 
 def _rows(split: str, n: int, seed: int = 0) -> list[dict]:
@@ -94,7 +94,7 @@ def test_sheets_share_mixes_sheet_rows_in_and_zero_changes_nothing(make):
 
 def test_make_data_keeps_sheets_to_groundedness(tmp_path):
     from alora_chain.errors import DataError
-    from alora_chain.recipes import make_data
+    from alora_chain.training.recipes import make_data
 
     with pytest.raises(DataError, match="--sheets writes fact-sheet rows for groundedness only"):
         make_data("context_relevance", tmp_path, train_rows=8, sheets=0.5)

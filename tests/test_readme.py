@@ -26,7 +26,7 @@ def test_ci_runs_the_readme_test_command():
 
 def test_readme_results_table_is_the_one_the_shipped_results_give():
     """The README's per-intrinsic table is printed from intrinsics/*/results.json, never typed."""
-    from alora_chain.cards import readme_table
     from alora_chain.resources import builtin_intrinsics_dir
+    from alora_chain.training.cards import readme_table
 
     assert readme_table(builtin_intrinsics_dir()) in (ROOT / "README.md").read_text()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
-from alora_chain.datagen import query_rewrite
-from alora_chain.recipes import RECIPES
-from alora_chain.recipes.scoring import _recall_at_3
 from alora_chain.resources import builtin_intrinsics_dir
-from alora_chain.train import TrainConfig
+from alora_chain.training.datagen import query_rewrite
+from alora_chain.training.recipes import RECIPES
+from alora_chain.training.recipes.scoring import _recall_at_3
+from alora_chain.training.train import TrainConfig
 
 
 def test_validation_recall_searches_the_validation_corpus():
@@ -26,8 +26,8 @@ def test_groundedness_is_scored_again_on_its_test_rows_loosened_into_prose(model
     import json
 
     from alora_chain import Intrinsic
-    from alora_chain.recipes.scoring import _score_variant_test
     from alora_chain.resources import builtin_intrinsics_dir
+    from alora_chain.training.recipes.scoring import _score_variant_test
 
     shipped = builtin_intrinsics_dir() / "groundedness"
     got = _score_variant_test("groundedness", "prose", tmp_path, model, Intrinsic.load(shipped), None, seed=0, limit=2)

@@ -15,10 +15,10 @@ from safetensors.torch import load_file
 
 import alora_chain as ac
 from alora_chain.chat import conversation_ids
-from alora_chain.data import load_rows
 from alora_chain.errors import DataError
 from alora_chain.intrinsic import invocation_tokens
-from alora_chain.train import TrainConfig, encode_example, spec_for_training, train
+from alora_chain.training.data import load_rows
+from alora_chain.training.train import TrainConfig, encode_example, spec_for_training, train
 
 COLOURS = ["red", "blue", "green", "yellow", "purple", "orange", "black", "white", "pink", "grey"]
 
@@ -205,7 +205,7 @@ def test_cli_trains_from_another_adapter_and_refuses_a_mismatch(tmp_path):
 
 
 def test_lora_loss_from_the_kept_logits_equals_the_loss_over_every_position(model, colour_spec, tmp_path):
-    from alora_chain.train import _right_pad, _target_loss, batch_loss
+    from alora_chain.training.train import _right_pad, _target_loss, batch_loss
 
     rows = load_rows(_write(tmp_path / "rows.jsonl", _colour_rows(3, seed=5)), colour_spec)
     batch = [encode_example(model, colour_spec, row) for row in rows]
@@ -227,7 +227,7 @@ def test_alora_loss_from_the_kept_logits_equals_the_loss_over_every_position(mod
     adapter (``template_weights: adapter``) most of its suffix is not target."""
     from peft import LoraConfig
 
-    from alora_chain.train import _as_cache, _prefill, _right_pad, _target_loss, batch_loss
+    from alora_chain.training.train import _as_cache, _prefill, _right_pad, _target_loss, batch_loss
 
     spec = colour_spec.model_copy(update={"template_weights": "adapter"})
     rows = load_rows(_write(tmp_path / "rows.jsonl", _colour_rows(3, seed=5)), spec)

@@ -8,9 +8,9 @@ from dataclasses import asdict
 
 import torch
 
-from ..machine import machine_facts
 from ..model import Model
 from ..session import Session
+from ..training.machine import machine_facts
 from .paths import deepcopy_call, floor_call, fork_cost, shape_of, timed, turn_call
 from .report import BenchResults, ForkRow, LatencyRow, MultiRow, TurnRow
 from .workload import SYSTEM, BenchConfig, Workload, grow_history, make_workload

@@ -23,11 +23,20 @@ import torch
 def main(argv: list[str] | None = None) -> None:
     from peft import LoraConfig
 
-    from ..data import load_rows
-    from ..datagen import GENERATORS, ITEM_GENERATORS, write_jsonl
     from ..model import load_model
-    from ..recipes import RECIPES, spec
-    from ..train import PRECISIONS, TrainConfig, _autocast, _batches, _prefill, _prefill_autocast, batch_loss, encode_example
+    from ..training.data import load_rows
+    from ..training.datagen import GENERATORS, ITEM_GENERATORS, write_jsonl
+    from ..training.recipes import RECIPES, spec
+    from ..training.train import (
+        PRECISIONS,
+        TrainConfig,
+        _autocast,
+        _batches,
+        _prefill,
+        _prefill_autocast,
+        batch_loss,
+        encode_example,
+    )
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

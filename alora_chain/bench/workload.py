@@ -9,7 +9,7 @@ from pathlib import Path
 from ..intrinsic import Intrinsic
 from ..model import Model
 from ..session import Session
-from ..standin import random_intrinsic
+from ..training.standin import random_intrinsic
 
 # the paper's setting: a rank-32 aLoRA on q/k/v (standin.QKV) against a rank-8 standard LoRA
 ALORA_RANK = 32
@@ -72,7 +72,7 @@ def tiny_intrinsic(
     scale: float = 0.02,
     **options,
 ) -> Intrinsic:
-    """A random intrinsic at the paper's rank for its kind (see :mod:`alora_chain.standin`)."""
+    """A random intrinsic at the paper's rank for its kind (see :mod:`alora_chain.training.standin`)."""
     rank = ALORA_RANK if kind == "alora" else LORA_RANK
     return random_intrinsic(
         model,

@@ -25,13 +25,12 @@ import torch
 import yaml
 from safetensors.torch import load_file, save_file
 
-from .chat import conversation_ids
+from ..chat import conversation_ids
+from ..errors import DataError, InvalidArgumentError
+from ..intrinsic import Intrinsic, invocation_tokens
+from ..model import Model, load_model
 from .data import Row, load_rows
-from .errors import DataError, InvalidArgumentError
-from .intrinsic import Intrinsic, invocation_tokens
 from .machine import machine_facts
-from .model import Model, load_model
-
 
 PRECISIONS = ("fp32", "bf16", "bf16-prefill")
 

@@ -10,7 +10,7 @@ would, then one relation per line::
 every phrase, ``{s}`` the subject in questions. Phrases within a field are separated by ``;``.
 Name patterns draw from the knowledge base's name pools (``{town}``, ``{surname}``, ``{first}``,
 ``{brand}``, ``{root}``), which are split by entity; whole topics are split 60/20/20 by their
-position (:func:`alora_chain.datagen.kb.split_items`), so validation and test sheets are about
+position (:func:`alora_chain.training.datagen.kb.split_items`), so validation and test sheets are about
 kinds of things, with relations and wording, that training never showed. Append new topics at
 the end: inserting one moves the others across splits.
 """

@@ -23,16 +23,16 @@ from typing import Any
 import torch
 from pydantic import BaseModel
 
+from ..cache import SessionCache
+from ..chat import conversation_ids, generation_prompt_ids, turn_ids
+from ..decoding import GenerationConfig, decode, score_candidates
+from ..errors import AloraChainError, DataError, InvalidArgumentError, OutputParseError
+from ..intrinsic import ChoiceOutput, Intrinsic, JsonOutput, ScoreOutput
+from ..model import Model
+from ..parsing import parse_choice, parse_score
+from ..session import Session
 from . import metrics
-from .cache import SessionCache
-from .chat import conversation_ids, generation_prompt_ids, turn_ids
 from .data import Row
-from .decoding import GenerationConfig, decode, score_candidates
-from .errors import AloraChainError, DataError, InvalidArgumentError, OutputParseError
-from .intrinsic import ChoiceOutput, Intrinsic, JsonOutput, ScoreOutput
-from .model import Model
-from .parsing import parse_choice, parse_score
-from .session import Session
 
 PATHS = ("alora", "lora", "prompt")
 
@@ -231,7 +231,7 @@ def _report(
 
 
 def compute_metrics(intrinsic: Intrinsic, predictions: Sequence[Prediction]) -> dict[str, float | None]:
-    """The metrics of the intrinsic's output kind (see module :mod:`alora_chain.metrics`).
+    """The metrics of the intrinsic's output kind (see module :mod:`alora_chain.training.metrics`).
 
     choice: accuracy, macro-F1, AUROC of P(positive label). score: the target's label value
     >= 0.5 is the positive outcome (digits: target >= 5); ECE (10 bins), Brier, AUROC and

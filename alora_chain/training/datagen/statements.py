@@ -1,6 +1,6 @@
 """Assistant/document-side templates: fact sentences per attribute, padding, reply frames.
 
-Same conventions as :mod:`alora_chain.datagen.phrasing` (placeholders, ids by position, append only).
+Same conventions as :mod:`alora_chain.training.datagen.phrasing` (placeholders, ids by position, append only).
 """
 
 from __future__ import annotations

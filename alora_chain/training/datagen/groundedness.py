@@ -62,7 +62,7 @@ def _row(
     rng: random.Random, world, split: str, grounded: bool, after_value=None, dense: bool = False
 ) -> tuple[dict, list[str]]:
     """The row, and how each of its documents relates to the reply (see ``_item_row``);
-    ``after_value``: see :func:`alora_chain.datagen.dialog.document`; ``dense``: see the module
+    ``after_value``: see :func:`alora_chain.training.datagen.dialog.document`; ``dense``: see the module
     docstring (False draws exactly as before it existed)."""
     entity = world.pick(rng)
     attr = rng.choice(KIND_ATTRS[entity.kind])
@@ -155,9 +155,9 @@ def generate(
     split: str, n: int, seed: int = 0, prose: float = 0.0, dense: float = 0.0, sheets: float = 0.0
 ) -> list[dict]:
     """Rows with 1-4 documents; ``prose``: the rate at which a document sentence goes on after
-    its value, gains a comma clause or joins the next (:mod:`alora_chain.datagen.prose`);
+    its value, gains a comma clause or joins the next (:mod:`alora_chain.training.datagen.prose`);
     ``dense``: the share of dense rows (module docstring); ``sheets``: the share of fact-sheet
-    rows (:mod:`alora_chain.datagen.factsheets`), each beside 0-2 other subjects' sheets; 0
+    rows (:mod:`alora_chain.training.datagen.factsheets`), each beside 0-2 other subjects' sheets; 0
     leaves the rows exactly as they were."""
     rng = random.Random(f"groundedness:{split}:{seed}")
     world = build_world(split, seed, size=max(30, n // 3))

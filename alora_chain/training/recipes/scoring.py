@@ -7,9 +7,9 @@ import shutil
 from functools import cache
 from pathlib import Path
 
+from ...errors import DataError
+from ...intrinsic import Intrinsic
 from ..datagen import GENERATORS, write_jsonl
-from ..errors import DataError
-from ..intrinsic import Intrinsic
 from .catalog import RECIPES, SPLITS
 
 
@@ -53,7 +53,7 @@ def evaluate_builtin(
     earlier ``results.json`` whose LoRA row (scored on these same rows) stands in for re-running
     a baseline whose adapter is gone; see :func:`_earlier_lora`.
     """
-    from .. import load_model
+    from ... import load_model
     from ..cards import baseline_record
     from ..data import load_rows
     from ..evaluate import evaluate

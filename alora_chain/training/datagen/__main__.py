@@ -1,4 +1,4 @@
-"""CLI: ``python -m alora_chain.datagen NAME --out DIR [--seed S] [--train N --val N --test N]``."""
+"""CLI: ``python -m alora_chain.training.datagen NAME --out DIR [--seed S] [--train N --val N --test N]``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from . import DEFAULT_SIZES, GENERATORS, write_splits
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m alora_chain.datagen", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m alora_chain.training.datagen", description=__doc__)
     parser.add_argument("name", choices=sorted(GENERATORS))
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--seed", type=int, default=0)

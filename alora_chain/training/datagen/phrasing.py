@@ -2,7 +2,7 @@
 
 Placeholders: ``{name}`` subject reference, ``{obj}`` object reference, ``{pos}`` possessive,
 ``{value}`` the attribute value. A template's position in its list is its id; lists are split
-60/20/20 into train/val/test by :func:`alora_chain.datagen.kb.split_indexed`, so keep at least
+60/20/20 into train/val/test by :func:`alora_chain.training.datagen.kb.split_indexed`, so keep at least
 five entries per list and append new ones at the end (inserting would move ids across splits).
 """
 

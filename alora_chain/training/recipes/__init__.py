@@ -1,5 +1,5 @@
 """How each built-in intrinsic is made: recipes (``catalog``), their rows (``datasets``), training
-and scoring from the command line (``cli``: ``python -m alora_chain.recipes NAME --out DIR``), and
+and scoring from the command line (``cli``: ``python -m alora_chain.training.recipes NAME --out DIR``), and
 held-out results and cards (``scoring``)."""
 
 from .catalog import ALL_LINEAR as ALL_LINEAR

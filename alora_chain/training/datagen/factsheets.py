@@ -3,7 +3,7 @@
 Written for the failure measured on groundedness v0.8: given "The Alder Hotel ... has 84 rooms
 over six floors and a staff of 120", it accepted "The Alder Hotel has 120 rooms." The knowledge
 base's documents state one fact per sentence over 19 attribute kinds; here a document states
-three to five facts of one of 22 topics (:mod:`alora_chain.datagen.factsheet_topics`), joined
+three to five facts of one of 22 topics (:mod:`alora_chain.training.datagen.factsheet_topics`), joined
 two or three to a sentence, and a wrong reply most often *borrows* another number, person or
 town of the same document for the asked relation, or misstates it.
 

@@ -1,8 +1,8 @@
-"""``python -m alora_chain.recipes NAME --out DIR``: make, train or score a built-in (see ``cli``)."""
+"""``python -m alora_chain.training.recipes NAME --out DIR``: make, train or score a built-in (see ``cli``)."""
 
 import sys
 
-from ..errors import AloraChainError
+from ...errors import AloraChainError
 from .cli import main
 
 try:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ...errors import DataError
 from ..datagen import GENERATORS, ITEM_GENERATORS, write_jsonl
-from ..errors import DataError
 from .catalog import RECIPES, SPLITS
 
-# generators that can loosen their documents into prose (alora_chain.datagen.prose), and that
-# can write dense rows (documents stating every attribute: alora_chain.datagen.groundedness),
-# and that can write fact-sheet rows (alora_chain.datagen.factsheets)
+# generators that can loosen their documents into prose (alora_chain.training.datagen.prose), and that
+# can write dense rows (documents stating every attribute: alora_chain.training.datagen.groundedness),
+# and that can write fact-sheet rows (alora_chain.training.datagen.factsheets)
 PROSE = ("groundedness",)
 DENSE = ("groundedness",)
 SHEETS = ("groundedness",)
@@ -83,7 +83,7 @@ def _label_certainty(rows: list[dict]) -> list[dict]:
     """Answer each question with the base model (greedy) and grade the answer."""
     from rich.progress import track
 
-    from .. import Session, load_model
+    from ... import Session, load_model
     from ..datagen.certainty import label_rows
 
     model = load_model()

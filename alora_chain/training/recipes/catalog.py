@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..intrinsic import Intrinsic
+from ...intrinsic import Intrinsic
 from ..train import spec_for_training
 
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -47,13 +47,13 @@ class Recipe:
     setup: str = ""
     limits: str = ""  # what the shipped adapter is known to get wrong, for its card
     # > 0: the test rows are scored a second time with their documents loosened into prose at
-    # this rate (test_prose.jsonl, shipped beside test.jsonl; see alora_chain.datagen.prose)
+    # this rate (test_prose.jsonl, shipped beside test.jsonl; see alora_chain.training.datagen.prose)
     prose_test: float = 0.0
     # > 0: test rows drawn again with this share of dense rows (every fact of the entity in its
-    # document; test_dense.jsonl beside test.jsonl; see alora_chain.datagen.groundedness)
+    # document; test_dense.jsonl beside test.jsonl; see alora_chain.training.datagen.groundedness)
     dense_test: float = 0.0
     # the share of fact-sheet rows in a third test file, test_sheets.jsonl (groundedness; see
-    # alora_chain.datagen.factsheets)
+    # alora_chain.training.datagen.factsheets)
     sheets_test: float = 0.0
     # the same recipe trained again with other --train-seed values (aLoRA and LoRA), scored on
     # the test rows: how far a figure moves between training runs, for its card
@@ -196,7 +196,7 @@ RECIPES: dict[str, Recipe] = {
         "84 rooms and a staff of 120 passes (P 1.00), as does a range of 520 km for 410 (1.00): "
         "in documents like these it checks that the reply is about what the document is about, "
         "not its values. The generator's documents state at most the nineteen attribute kinds of "
-        "`alora_chain.datagen.kb`, one fact a sentence; its dense test rows above, drawn with every "
+        "`alora_chain.training.datagen.kb`, one fact a sentence; its dense test rows above, drawn with every "
         "fact of the entity in its document, show the same failure at a smaller scale: 0.91 there "
         "(0.97 on the plain rows), all six wrong replies that borrow another number of the "
         "document accepted (P 0.74 to 0.99), all thirteen plainly misstated values caught; "

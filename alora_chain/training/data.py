@@ -19,9 +19,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .chat import Message, conversation_ids
-from .errors import AloraChainError, DataError
-from .intrinsic import ChoiceOutput, Intrinsic, ScoreOutput, invocation_tokens
+from ..chat import Message, conversation_ids
+from ..errors import AloraChainError, DataError
+from ..intrinsic import ChoiceOutput, Intrinsic, ScoreOutput, invocation_tokens
 
 _RESERVED = ("messages", "target", "meta")
 

@@ -3,7 +3,7 @@
 Each generator module exposes ``generate(split, n, seed=0) -> list[dict]``; rows are
 ``{"messages": [...], <template arguments>, "target": str, "meta": {...}}``. Certainty rows
 come without the assistant answer (``target`` is None): grade them with
-:func:`alora_chain.datagen.certainty.label_rows` and the base model.
+:func:`alora_chain.training.datagen.certainty.label_rows` and the base model.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The ``alora-chain`` command: one subcommand per module in ``alora_chain.commands``."""
+"""The `alora-chain` command: one subcommand per module in this package, each importing heavy modules lazily."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-# subcommand name -> module under alora_chain.commands exposing ``command``
+# subcommand name -> module in this package exposing ``command``
 COMMANDS = {
     "demo": "demo",
     "chat": "chat",
@@ -24,7 +24,7 @@ COMMANDS = {
 }
 
 for _name, _module in COMMANDS.items():
-    app.command(_name)(importlib.import_module(f"alora_chain.commands.{_module}").command)
+    app.command(_name)(importlib.import_module(f"alora_chain.cli.{_module}").command)
 
 
 def main() -> None:  # pragma: no cover - entry point

@@ -118,7 +118,7 @@ def document(
     """A 1-4 sentence document about ``entity`` stating exactly ``attrs``.
 
     ``after_value(attr, template, sentence)`` may let a fact sentence go on after its value
-    (:func:`alora_chain.datagen.prose.continue_after_value`); it draws from its own generator,
+    (:func:`alora_chain.training.datagen.prose.continue_after_value`); it draws from its own generator,
     so ``rng``'s draws, and the rows made without it, stay the same.
     """
     values = values or {}

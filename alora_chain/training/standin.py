@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 import yaml
 
-from .intrinsic import Intrinsic
-from .model import Model
+from ..intrinsic import Intrinsic
+from ..model import Model
 
 QKV = ("q_proj", "k_proj", "v_proj")
 

@@ -45,7 +45,7 @@ def command(
 
     from ..errors import AloraChainError
     from ..intrinsic import resolve
-    from ..train import TrainConfig, spec_for_training, train
+    from ..training.train import TrainConfig, spec_for_training, train
 
     console = Console()
     try:

@@ -1,7 +1,7 @@
 """Intrinsic cards: a README per built-in with its held-out results and the commands behind them.
 
 The target verdicts ("met" / "missed") are computed here from ``results.json``, never typed by
-hand, and the README's results table is printed by ``python -m alora_chain.cards``.
+hand, and the README's results table is printed by ``python -m alora_chain.training.cards``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .intrinsic import Intrinsic
+from ..intrinsic import Intrinsic
 from .metrics import BOOTSTRAP_RESAMPLES
 
 _SHOWN = ("accuracy", "macro_f1", "auroc", "ece", "brier", "exact_match", "token_f1", "recall_at_3")
@@ -156,21 +156,21 @@ _VARIANTS = {
     "prose": (
         "The same test rows, documents loosened into prose",
         "Each fact sentence, at rate {rate} each, goes on after its value, gains a comma clause, or is\n"
-        "joined to the next (`alora_chain.datagen.prose`): the same {n} conversations, replies and labels.",
+        "joined to the next (`alora_chain.training.datagen.prose`): the same {n} conversations, replies and labels.",
     ),
     "dense": (
         "Test rows whose documents state every fact of their entity",
         "Drawn like `test.jsonl` (the same entities and templates, new rows), but in a share {rate} of\n"
         "rows the entity's own document states every attribute it has (all but one where a claim must\n"
         "be missing), and wrong replies misstate one of those values or borrow another one's number\n"
-        "(`alora_chain.datagen.groundedness`, `--dense`): {n} rows.",
+        "(`alora_chain.training.datagen.groundedness`, `--dense`): {n} rows.",
     ),
     "sheets": (
         "Test rows with fact sheets on topics training never saw",
         "Drawn like `test.jsonl`, but in a share {rate} of rows the reply is checked against a person's\n"
         "paragraph that packs three to five facts of one subject (a novel, a mountain, a bridge, a band:\n"
         "topics of the test split only), beside 0-2 other subjects' sheets; wrong replies mostly borrow\n"
-        "another number, person or town of the same paragraph (`alora_chain.datagen.factsheets`,\n"
+        "another number, person or town of the same paragraph (`alora_chain.training.datagen.factsheets`,\n"
         "`--sheets`): {n} rows.",
     ),
 }
@@ -348,14 +348,14 @@ def write_card(
         else ""
     )
     train_commands = [
-        f"python -m alora_chain.recipes {spec.name} {arguments}  # stage {number}"
+        f"python -m alora_chain.training.recipes {spec.name} {arguments}  # stage {number}"
         for number, arguments in enumerate(stages, 1)
-    ] or [f"python -m alora_chain.recipes {spec.name} --out intrinsics/{spec.name}            # data + aLoRA"]
+    ] or [f"python -m alora_chain.training.recipes {spec.name} --out intrinsics/{spec.name}            # data + aLoRA"]
     train_commands = [setup, *train_commands] if setup else train_commands
     lora_commands = [
-        f"python -m alora_chain.recipes {spec.name} --kind lora {arguments}  # LoRA baseline, stage {number}"
+        f"python -m alora_chain.training.recipes {spec.name} --kind lora {arguments}  # LoRA baseline, stage {number}"
         for number, arguments in enumerate(lora_stages, 1)
-    ] or [f"python -m alora_chain.recipes {spec.name} --kind lora{lora_start} --out runs/{spec.name}-lora # LoRA baseline"]
+    ] or [f"python -m alora_chain.training.recipes {spec.name} --kind lora{lora_start} --out runs/{spec.name}-lora # LoRA baseline"]
     text = f"""# {spec.name}
 
 {spec.description}
@@ -380,9 +380,9 @@ Targets (measured above, never tuned on this split):
 ```bash
 {chr(10).join(train_commands)}
 {chr(10).join(lora_commands)}
-python -m alora_chain.recipes {spec.name} --evaluate --limit {results["examples"]} --out intrinsics/{spec.name} [--lora runs/{spec.name}-lora]
+python -m alora_chain.training.recipes {spec.name} --evaluate --limit {results["examples"]} --out intrinsics/{spec.name} [--lora runs/{spec.name}-lora]
 ```
-Data comes from `alora_chain.datagen.{spec.name}` (seed 0); `alora-chain eval {spec.name} test.jsonl` re-scores.
+Data comes from `alora_chain.training.datagen.{spec.name}` (seed 0); `alora-chain eval {spec.name} test.jsonl` re-scores.
 """
     path = folder / "README.md"
     path.write_text(text)
@@ -391,6 +391,6 @@ Data comes from `alora_chain.datagen.{spec.name}` (seed 0); `alora-chain eval {s
 
 
 if __name__ == "__main__":
-    from .resources import builtin_intrinsics_dir
+    from ..resources import builtin_intrinsics_dir
 
     print(readme_table(builtin_intrinsics_dir()))

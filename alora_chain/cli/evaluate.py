@@ -51,10 +51,10 @@ def command(
     from rich.console import Console
 
     import alora_chain as ac
-    from alora_chain.data import load_rows
     from alora_chain.errors import AloraChainError
-    from alora_chain.evaluate import evaluate, metrics_by
     from alora_chain.intrinsic import resolve
+    from alora_chain.training.data import load_rows
+    from alora_chain.training.evaluate import evaluate, metrics_by
 
     console, errors = Console(), Console(stderr=True)
     paths = ["lora", "prompt"] if compare is None else [p.strip() for p in compare.split(",") if p.strip()]

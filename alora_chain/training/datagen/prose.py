@@ -10,7 +10,7 @@ fact sentence go on after its value as it is written (per attribute, no comma), 
 :func:`loosen` then adds comma clauses and joins sentences of the finished documents.
 
 Both draw from generators of their own: rows made without them stay exactly as they were.
-Phrase lists follow :mod:`alora_chain.datagen.phrasing` (ids by position, 60/20/20 splits,
+Phrase lists follow :mod:`alora_chain.training.datagen.phrasing` (ids by position, 60/20/20 splits,
 append only).
 """
 

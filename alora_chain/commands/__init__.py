@@ -1,1 +1,0 @@
-"""CLI subcommands; each module defines ``command`` and imports heavy modules lazily inside it."""
