@@ -28,11 +28,27 @@ _SENTINEL_RE = re.compile("\ue000(\\d+)\ue001")
 
 
 class Message(BaseModel):
-    """One turn of a conversation."""
+    """One turn of a conversation, optionally carrying documents (a RAG turn)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     role: Role
     content: str
+    documents: tuple[str, ...] = ()  # read with the turn: a block before its content
+
+    @property
+    def text(self) -> str:
+        """What the model reads as the turn's content: the documents block, then the content."""
+        return documents_block(self.documents) + self.content if self.documents else self.content
+
+
+def documents_block(documents: tuple[str, ...] | list[str]) -> str:
+    """The documented block a turn's documents are read as (each on one line, numbered).
+
+    Example: ``["Paris is in France.", "Rome is in Italy."]`` ->
+    ``"Documents:\n[1] Paris is in France.\n[2] Rome is in Italy.\n\n"``
+    """
+    lines = [f"[{i}] {' '.join(document.split())}" for i, document in enumerate(documents, start=1)]
+    return "Documents:\n" + "\n".join(lines) + "\n\n"
 
 
 # transformers keeps ``split_special_tokens`` as a flag on the shared Rust tokenizer and
@@ -85,7 +101,7 @@ def _encode_rendered(tokenizer, text: str, messages: list[Message]) -> list[int]
     position = 0
     for match in _SENTINEL_RE.finditer(text):
         ids += encode_markup(tokenizer, text[position : match.start()])
-        ids += encode_text(tokenizer, messages[int(match.group(1))].content)
+        ids += encode_text(tokenizer, messages[int(match.group(1))].text)
         position = match.end()
     ids += encode_markup(tokenizer, text[position:])
     return ids

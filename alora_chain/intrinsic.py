@@ -9,7 +9,6 @@ everything that can be checked without a model; :meth:`Intrinsic.bind` checks th
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -26,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from .chat import Message, encode_markup, encode_text, turn_ids
+from .chat import Message, encode_markup, encode_text
 from .errors import IntrinsicSpecError, InvalidArgumentError, UnknownIntrinsicError
 from .model import Model, ModelIdentity
 from .resources import builtin_intrinsics_dir, prompts_dir
@@ -112,6 +111,12 @@ class Intrinsic(_Spec):
     # or requirement itself; the history is still reused from the base cache. For base models
     # whose own reading of the arguments is not enough (README: measured on the embedded one).
     template_weights: Literal["base", "adapter"] = "base"
+    # Where a ``documents`` argument is read. "arguments": the template renders the call's
+    # documents into the suffix, computed on every call. "conversation": the documents are part
+    # of the conversation (``Session.user(q, documents=...)``), prefilled once with base weights
+    # and read from the cache; ``documents`` is then optional, and a call that passes other
+    # documents reads them attached to the last user turn, as the adapter was trained.
+    documents_from: Literal["arguments", "conversation"] = "arguments"
     arguments: dict[str, Literal["str", "list[str]", "int", "float", "bool"]] = Field(default_factory=dict)
     output: Output
     per_item: PerItem | None = None
@@ -149,6 +154,15 @@ class Intrinsic(_Spec):
         out = self.output
         if not isinstance(out, ChoiceOutput) or len(out.labels) != 2 or out.positive is None:
             raise ValueError("per_item needs a choice output with two labels and a positive label")
+        return self
+
+    @model_validator(mode="after")
+    def _documents_argument(self) -> Intrinsic:
+        if self.documents_from == "conversation":
+            if self.arguments.get("documents") != "list[str]":
+                raise ValueError("documents_from: conversation needs a 'documents: list[str]' argument")
+            if self.per_item is not None:
+                raise ValueError("documents_from: conversation reads all documents at once; drop per_item")
         return self
 
     # -- loading ---------------------------------------------------------------------------
@@ -222,10 +236,10 @@ class Intrinsic(_Spec):
         self._fingerprint = (key, digest.hexdigest()[:12])
         return self._fingerprint[1]
 
-    # -- the token sequence of one call (shared by Session.invoke and training) --------------
+    # -- arguments, rendering and token pieces of one call (assembled by alora_chain.invocation) --
     def check_arguments(self, arguments: dict[str, Any]) -> None:
         unknown = set(arguments) - set(self.arguments)
-        missing = set(self.arguments) - set(arguments)
+        missing = set(self.arguments) - set(arguments) - self.optional_arguments
         if unknown or missing:
             raise InvalidArgumentError(
                 f"intrinsic {self.name!r} takes {sorted(self.arguments) or 'no arguments'}; "
@@ -233,6 +247,8 @@ class Intrinsic(_Spec):
                 + (f"unexpected {sorted(unknown)}" if unknown else "")
             )
         for key, kind in self.arguments.items():
+            if key not in arguments:
+                continue  # optional and not given
             value = arguments[key]
             ok = isinstance(value, _ARG_TYPES[kind]) and not (
                 kind in ("int", "float") and isinstance(value, bool)
@@ -244,9 +260,19 @@ class Intrinsic(_Spec):
                     f"intrinsic {self.name!r}: argument {key!r} must be {kind}, got {type(value).__name__}"
                 )
 
+    @property
+    def optional_arguments(self) -> set[str]:
+        """Arguments a call may leave out: documents, where the conversation supplies them."""
+        return {"documents"} if self.documents_from == "conversation" else set()
+
     def prompt_turn(self, messages: list[Message], arguments: dict[str, Any]) -> Message | None:
-        """The instruction turn the template renders (appended with base weights), or None if empty."""
+        """The instruction turn the template renders (appended with base weights), or None if empty.
+
+        Documents read from the conversation are not rendered again.
+        """
         self.check_arguments(arguments)
+        if self.documents_from == "conversation":
+            arguments = {k: v for k, v in arguments.items() if k != "documents"}
         last = {
             role: next((m.content for m in reversed(messages) if m.role == role), "")
             for role in ("user", "assistant")
@@ -287,33 +313,6 @@ class Intrinsic(_Spec):
         invocation = tuple(self.invocation_ids(model.tokenizer)) if self.adapter_kind == "alora" else None
         model.load_adapter(key, self.adapter_path, invocation_ids=invocation)
         return key
-
-
-@dataclass(frozen=True)
-class InvocationTokens:
-    """The token sequence of one intrinsic call: history | prompt (base) | invocation (adapter)."""
-
-    history: list[int]
-    prompt: list[int]
-    invocation: list[int]
-
-    @property
-    def all(self) -> list[int]:
-        return self.history + self.prompt + self.invocation
-
-
-def invocation_tokens(
-    tokenizer, intrinsic: Intrinsic, messages: list[Message], arguments: dict[str, Any], history: list[int]
-) -> InvocationTokens:
-    """Build the sequence for calling ``intrinsic`` after ``messages`` (whose ids are ``history``)."""
-    turn = intrinsic.prompt_turn(messages, arguments)
-    invocation = intrinsic.invocation_ids(tokenizer)
-    if intrinsic.template_weights == "adapter":
-        # plain text: documents may contain "<|im_start|>" but never become markup
-        instruction = encode_text(tokenizer, turn.content + "\n") if turn is not None else []
-        return InvocationTokens(history, [], invocation + instruction)
-    prompt = turn_ids(tokenizer, messages, turn) if turn is not None else []
-    return InvocationTokens(history, prompt, invocation)
 
 
 # -- registry ------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from .cache import SessionCache
 from .chat import Message, conversation_ids, generation_prompt_ids, turn_ids
 from .decoding import GenerationConfig, ScoreRequest, decode, score_candidates, score_candidates_many
 from .errors import ContextWindowExceededError, InvalidArgumentError
-from .intrinsic import ChoiceOutput, Intrinsic, JsonOutput, ScoreOutput, invocation_tokens, resolve
+from .intrinsic import ChoiceOutput, Intrinsic, JsonOutput, ScoreOutput, resolve
+from .invocation import conversation_documents, invocation_tokens
 from .model import Model
 from .parsing import IntrinsicResult, InvokeStats, combine_items, parse_choice, parse_json, parse_score
 
@@ -67,6 +68,11 @@ class Session:
     def transcript(self) -> list[Message]:
         """The conversation so far (a copy; messages are immutable)."""
         return list(self._messages)
+
+    @property
+    def documents(self) -> list[str]:
+        """The documents of the latest turn that carries documents ([] when none does)."""
+        return conversation_documents(self._messages)
 
     @property
     def token_ids(self) -> list[int]:
@@ -159,20 +165,28 @@ class Session:
         self._messages.append(message)
         self._turn_ends.append(len(self._ids))
 
-    def _add(self, role: str, content: str) -> Session:
+    def _add(self, role: str, content: str, documents: list[str] | None = None) -> Session:
         if not isinstance(content, str):
             raise InvalidArgumentError(f"{role} turn content must be str, got {type(content).__name__}")
+        if documents is not None and (
+            isinstance(documents, str) or not all(isinstance(d, str) for d in documents)
+        ):
+            raise InvalidArgumentError("documents must be a list of str (one string per document)")
         with self._transaction():
-            self._append_turn(Message(role=role, content=content))
+            self._append_turn(Message(role=role, content=content, documents=tuple(documents or ())))
         return self
 
     def system(self, content: str) -> Session:
         """Append a system turn (usually first) without generating."""
         return self._add("system", content)
 
-    def user(self, content: str) -> Session:
-        """Append a user turn; only its new tokens are prefilled."""
-        return self._add("user", content)
+    def user(self, content: str, documents: list[str] | None = None) -> Session:
+        """Append a user turn; only its new tokens are prefilled.
+
+        ``documents`` (RAG) are part of the turn: read once, with base weights, by the answer and
+        by every intrinsic that reads the conversation's documents (``documents_from: conversation``).
+        """
+        return self._add("user", content, documents)
 
     def assistant(self, content: str) -> Session:
         """Append an assistant turn without generating (to replay a stored conversation)."""
@@ -311,9 +325,19 @@ class Session:
         this once per item of its list argument and combines the verdicts (``intrinsic.PerItem``).
         """
         spec = resolve(intrinsic)
+        self._check_documents(spec, arguments)
         if spec.per_item is not None:
-            return self._invoke_per_item(spec, arguments)
-        return self._invoke_once(spec, arguments)
+            return self._counted(self._invoke_per_item(spec, arguments))
+        return self._counted(self._invoke_once(spec, arguments))
+
+    def _check_documents(self, spec: Intrinsic, arguments: dict[str, Any]) -> None:
+        """An intrinsic that reads the conversation's documents needs some there, or in the call."""
+        if "documents" in spec.optional_arguments and "documents" not in arguments and not self.documents:
+            raise InvalidArgumentError(
+                f"intrinsic {spec.name!r} reads the conversation's documents, and this conversation "
+                "has none: pass them with the question (s.user(question, documents=docs)) or to "
+                f"this call (s.invoke({spec.name!r}, documents=docs))"
+            )
 
     def _invoke_per_item(self, spec: Intrinsic, arguments: dict[str, Any]) -> IntrinsicResult:
         """One call per item of the ``per_item`` argument (rows of one batched forward); verdicts combined."""
@@ -328,7 +352,8 @@ class Session:
         item_scores = [item.score for item in items]
         verdict = combine_items(spec.output, item_scores, spec.per_item.combine)
         stats = InvokeStats(
-            reused_tokens=sum(item.stats.reused_tokens for item in items),
+            # every item reads the same history in place: it is reused once, not once per item
+            reused_tokens=max((item.stats.reused_tokens for item in items), default=0),
             new_tokens=sum(item.stats.new_tokens for item in items),
             adapter_tokens=sum(item.stats.adapter_tokens for item in items),
             seconds=time.perf_counter() - started,
@@ -339,17 +364,19 @@ class Session:
         started = time.perf_counter()
         adapter = spec.bind(self.model)
         tokens = invocation_tokens(self.model.tokenizer, spec, self._messages, arguments, self._ids)
-        suffix = tokens.prompt + tokens.invocation
+        shared = _common_length(tokens.history, self._ids)  # less than the history: other documents
+        suffix = tokens.history[shared:] + tokens.prompt + tokens.invocation
         output = spec.output
         budget = getattr(
             output, "max_new_tokens", max((len(s) for s in self._label_sequences(spec)), default=0)
         )
-        self._check_fits(len(suffix) + budget, f"intrinsic {spec.name!r}")
+        self._check_fits(len(suffix) - (len(self._ids) - shared) + budget, f"intrinsic {spec.name!r}")
         if spec.adapter_kind == "lora":
             # a standard LoRA changes every token's keys and values: recompute the whole history
             work, suffix, reused = SessionCache.for_model(self.model.config), tokens.all, 0
         else:
-            work, reused = self._cache.fork(), len(self._ids)
+            work, reused = self._cache.fork(), shared
+            work.rollback(shared)  # a length change: the fork's own view ends where the tail starts
         start = work.length
         try:
             work.reserve(len(suffix) + budget + 1)
@@ -363,10 +390,10 @@ class Session:
         stats = InvokeStats(
             reused_tokens=reused,
             new_tokens=new_tokens,
-            adapter_tokens=new_tokens if spec.adapter_kind == "lora" else new_tokens - len(tokens.prompt),
+            adapter_tokens=new_tokens if spec.adapter_kind == "lora" else new_tokens - (len(suffix) - len(tokens.invocation)),
             seconds=time.perf_counter() - started,
         )
-        return self._counted(IntrinsicResult.from_verdict(spec.name, result, stats))
+        return IntrinsicResult.from_verdict(spec.name, result, stats)
 
     def invoke_many(
         self, calls: list[tuple[Intrinsic | str | Path, dict[str, Any]]]
@@ -387,7 +414,9 @@ class Session:
         for index, (intrinsic, arguments) in enumerate(calls):
             spec = resolve(intrinsic)
             one_pass = isinstance(spec.output, ChoiceOutput | ScoreOutput) and spec.per_item is None
-            if spec.adapter_kind != "alora" or not one_pass:
+            # other documents than the conversation's re-read a tail of it: a call of its own
+            reads_tail = "documents" in spec.optional_arguments and "documents" in arguments
+            if spec.adapter_kind != "alora" or not one_pass or reads_tail:
                 results[index] = self.invoke(spec, **arguments)
             else:
                 together.append((index, spec, dict(arguments)))
@@ -397,7 +426,7 @@ class Session:
         elif together:
             scored = self._score_together([(spec, arguments) for _, spec, arguments in together])
             for (index, _, _), result in zip(together, scored):
-                results[index] = result
+                results[index] = self._counted(result)
         return results
 
     def _score_together(self, calls: list[tuple[Intrinsic, dict[str, Any]]]) -> list[IntrinsicResult]:
@@ -437,12 +466,10 @@ class Session:
             adapter_tokens=new_tokens - n_prompt,
             seconds=seconds,
         )
-        return self._counted(
-            IntrinsicResult.from_verdict(spec.name, self._parse_scores(spec, logprobs), stats)
-        )
+        return IntrinsicResult.from_verdict(spec.name, self._parse_scores(spec, logprobs), stats)
 
     def _counted(self, result: IntrinsicResult) -> IntrinsicResult:
-        """Add one finished adapter call to the session's running totals (per-item parts count singly)."""
+        """Add one finished ``invoke`` to the session's running totals (a per-item call counts once)."""
         self.stats.invocations += 1
         self.stats.reused_tokens += result.stats.reused_tokens
         self.stats.computed_tokens += result.stats.new_tokens
@@ -478,6 +505,12 @@ class Session:
         ).strip()
         value = parse_json(spec.output, raw) if isinstance(spec.output, JsonOutput) else raw
         return value, None, raw, None
+
+
+def _common_length(a: list[int], b: list[int]) -> int:
+    """Length of the common start of two id lists."""
+    n = min(len(a), len(b))
+    return next((i for i in range(n) if a[i] != b[i]), n)
 
 
 def _shared_prompt_length(prompts: list[list[int]]) -> int:

@@ -17,7 +17,7 @@ from alora_chain.errors import DataError, InvalidArgumentError
 from alora_chain.session import Session
 from alora_chain.training import metrics
 from alora_chain.training.data import load_rows
-from alora_chain.training.evaluate import evaluate, metrics_by
+from alora_chain.training.evaluate import evaluate, keeps, metrics_by
 
 BRIDGE = "The Ossel bridge was rebuilt in 1702 by Tobias Marr."
 TOWN = "Brimwick has 48,000 inhabitants."
@@ -79,6 +79,14 @@ def test_text_metrics_match_hand_computation():
     # "where is eiffel tower" vs "eiffel tower location": P = 2/3, R = 2/4 -> 4/7
     assert metrics.token_f1(["Where is the Eiffel tower?"], ["Eiffel tower location"]) == pytest.approx(4 / 7)
     assert metrics.token_f1(["a b"], ["c"]) == 0.0
+
+
+def test_keeps_needs_one_alternative_of_every_group():
+    groups = [["scout r2", "scout"], ["battery", "charge"]]
+    assert keeps("How long does the Scout  R2's battery last?", groups)
+    assert keeps("scout charge time", groups)
+    assert not keeps("How long does the battery last?", groups)  # entity dropped
+    assert not keeps("How much is the Scout R2?", groups)  # aspect dropped
 
 
 # -- evaluate() end to end ---------------------------------------------------------------------

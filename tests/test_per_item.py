@@ -31,13 +31,15 @@ def test_each_item_equals_a_one_item_call_and_the_verdict_combines_them(model, c
     session = _session(model)
     before = list(session.token_ids)
     result = session.invoke(_per_item(choice_intrinsic, combine), documents=DOCS)
+    # the items read one history in place: reused once, and the session counts one call
+    assert result.stats.reused_tokens == len(before)
+    assert (session.stats.invocations, session.stats.reused_tokens) == (1, len(before))
     singles = [session.invoke(choice_intrinsic, documents=[doc]).score for doc in DOCS]
     assert result.item_scores == pytest.approx(singles, abs=1e-3)  # one batched forward: float tolerance
     assert len(set(round(s, 3) for s in singles)) > 1  # the items really differ: order matters
     assert result.score == pytest.approx(pick(singles), abs=1e-3)
     assert result.value == (result.score >= 0.5)
     assert result.probabilities["answerable"] + result.probabilities["unanswerable"] == pytest.approx(1)
-    assert result.stats.reused_tokens == len(DOCS) * len(before)  # every item read the history in place
     assert session.token_ids == before
 
 

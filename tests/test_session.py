@@ -9,7 +9,7 @@ from conftest import LONG_TURNS
 import alora_chain as ac
 from alora_chain.cache import SessionCache
 from alora_chain.chat import conversation_ids
-from alora_chain.intrinsic import invocation_tokens
+from alora_chain.invocation import invocation_tokens
 
 DOCS = ["The Ossel bridge was rebuilt in 1702 by Tobias Marr.", "Brimwick has 48,000 inhabitants."]
 TOL = 1e-3

@@ -9,7 +9,7 @@ import pytest
 import alora_chain as ac
 from alora_chain.chat import Message
 from alora_chain.errors import TemplateError, TemplateSecurityError
-from alora_chain.intrinsic import invocation_tokens
+from alora_chain.invocation import invocation_tokens
 from alora_chain.resources import prompts_dir
 from alora_chain.templates import Template
 

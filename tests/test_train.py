@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 import alora_chain as ac
 from alora_chain.chat import conversation_ids
 from alora_chain.errors import DataError
-from alora_chain.intrinsic import invocation_tokens
+from alora_chain.invocation import invocation_tokens
 from alora_chain.training.data import load_rows
 from alora_chain.training.train import TrainConfig, encode_example, spec_for_training, train
 

@@ -12,7 +12,8 @@ import torch
 from transformers import DynamicCache
 
 from ..decoding import GenerationConfig, _build_trie, decode
-from ..intrinsic import Intrinsic, TextOutput, invocation_tokens
+from ..intrinsic import Intrinsic, TextOutput
+from ..invocation import invocation_tokens
 from ..session import Session
 from .workload import TURN_TEXT
 

@@ -15,6 +15,7 @@ _LABELS = {
     "brier": "Brier",
     "exact_match": "exact match",
     "token_f1": "token F1",
+    "keeps": "keeps entity+aspect",
     "valid_json": "valid JSON",
 }
 

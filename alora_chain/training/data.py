@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..chat import Message, conversation_ids
 from ..errors import AloraChainError, DataError
-from ..intrinsic import ChoiceOutput, Intrinsic, ScoreOutput, invocation_tokens
+from ..intrinsic import ChoiceOutput, Intrinsic, ScoreOutput
+from ..invocation import invocation_tokens
 
 _RESERVED = ("messages", "target", "meta")
 

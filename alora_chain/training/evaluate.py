@@ -28,6 +28,7 @@ from ..chat import conversation_ids, generation_prompt_ids, turn_ids
 from ..decoding import GenerationConfig, decode, score_candidates
 from ..errors import AloraChainError, DataError, InvalidArgumentError, OutputParseError
 from ..intrinsic import ChoiceOutput, Intrinsic, JsonOutput, ScoreOutput
+from ..invocation import with_documents
 from ..model import Model
 from ..parsing import parse_choice, parse_score
 from ..session import Session
@@ -45,6 +46,8 @@ class Prediction(BaseModel):
     output: str  # the chosen label, or the generated text
     probability: float | None  # P(positive label) for choice, the score for score, else None
     seconds: float
+    # the row's meta.must_keep: groups of alternatives a text output must keep (see ``keeps``)
+    must_keep: list[list[str]] | None = None
 
 
 class PathReport(BaseModel):
@@ -137,9 +140,11 @@ def _check_comparable(intrinsic: Intrinsic, lora: Intrinsic) -> None:
 
 def _run_row(run: Callable[[Row], Prediction], row: Row) -> Prediction:
     try:
-        return run(row)
+        prediction = run(row)
     except AloraChainError as exc:
         raise DataError(f"row at line {row.line}: {exc}") from exc
+    must_keep = row.meta.get("must_keep")
+    return prediction.model_copy(update={"must_keep": must_keep}) if must_keep else prediction
 
 
 # -- the three paths ---------------------------------------------------------------------------
@@ -173,14 +178,17 @@ def _prompt_runner(model: Model, spec: Intrinsic) -> Callable[[Row], Prediction]
     output_spec = spec.output
 
     def run(row: Row) -> Prediction:
-        history = conversation_ids(tokenizer, row.messages)
+        conversation = row.messages
+        if "documents" in spec.optional_arguments and "documents" in row.arguments:
+            conversation = with_documents(conversation, row.arguments["documents"])  # as invoke reads them
+        history = conversation_ids(tokenizer, conversation)
         cache = SessionCache.for_model(model.config)
         cache.reserve(len(history) + 64)
         model.forward(torch.tensor([history]), cache)
         started = time.perf_counter()
-        turn = spec.prompt_turn(row.messages, row.arguments)
-        messages = row.messages + ([turn] if turn is not None else [])
-        suffix = turn_ids(tokenizer, row.messages, turn) if turn is not None else []
+        turn = spec.prompt_turn(conversation, row.arguments)
+        messages = conversation + ([turn] if turn is not None else [])
+        suffix = turn_ids(tokenizer, conversation, turn) if turn is not None else []
         suffix += generation_prompt_ids(tokenizer, messages)
         if isinstance(output_spec, ChoiceOutput | ScoreOutput):
             labels = spec.label_sequences(tokenizer, model.end_of_turn_id)
@@ -236,7 +244,8 @@ def compute_metrics(intrinsic: Intrinsic, predictions: Sequence[Prediction]) -> 
     choice: accuracy, macro-F1, AUROC of P(positive label). score: the target's label value
     >= 0.5 is the positive outcome (digits: target >= 5); ECE (10 bins), Brier, AUROC and
     the accuracy of thresholding the score at 0.5. text/json: exact match (normalised
-    text; parsed equality for JSON) and token F1.
+    text; parsed equality for JSON) and token F1; text rows with ``meta.must_keep`` add
+    ``keeps`` (see :func:`keeps`).
     """
     targets = [p.target for p in predictions]
     outputs = [p.output for p in predictions]
@@ -265,10 +274,25 @@ def compute_metrics(intrinsic: Intrinsic, predictions: Sequence[Prediction]) -> 
             "token_f1": metrics.token_f1(targets, outputs),
             "valid_json": sum(p is not None for p in parsed) / len(parsed),
         }
-    return {
+    scores = {
         "exact_match": metrics.exact_match(targets, outputs),
         "token_f1": metrics.token_f1(targets, outputs),
     }
+    judged = [p for p in predictions if p.must_keep]
+    if judged:
+        scores["keeps"] = sum(keeps(p.output, p.must_keep) for p in judged) / len(judged)
+    return scores
+
+
+def keeps(text: str, must_keep: list[list[str]]) -> bool:
+    """Does ``text`` keep every group: at least one alternative of each, as a case-blind substring?
+
+    The rule the hand-written query_rewrite suite is judged by (fixed before it scored anything):
+    a rewrite must keep the entity and the asked aspect, e.g. ``[["scout r2", "scout"],
+    ["battery", "charge"]]``: "How long does the Scout R2's battery last?" -> True.
+    """
+    text = " ".join(text.lower().split())
+    return all(any(option.lower() in text for option in group) for group in must_keep)
 
 
 def metrics_by(
