@@ -30,6 +30,7 @@ from ..errors import DataError, InvalidArgumentError
 from ..intrinsic import Intrinsic, invocation_tokens
 from ..model import Model, load_model
 from .data import Row, load_rows
+from .leakage import refuse_eval_rows
 from .machine import machine_facts
 
 PRECISIONS = ("fp32", "bf16", "bf16-prefill")
@@ -255,6 +256,7 @@ def train(
     torch.manual_seed(config.seed)
     model = load_model(model_path)
     rows = load_rows(Path(data), spec, max_length=config.max_length, tokenizer=model.tokenizer)
+    refuse_eval_rows(rows, data)  # never train on a line of the hand-written evaluation suites
     if validation is not None:
         val_rows = load_rows(Path(validation), spec, max_length=config.max_length, tokenizer=model.tokenizer)
     else:

@@ -19,6 +19,7 @@ from . import (
     groundedness,
     query_rewrite,
     requirement_check,
+    seeded,
 )
 
 GENERATORS: dict[str, Callable[..., list[dict]]] = {
@@ -33,6 +34,17 @@ GENERATORS: dict[str, Callable[..., list[dict]]] = {
 ITEM_GENERATORS: dict[str, Callable[..., list[dict]]] = {
     "answerability": answerability.generate_items,
     "groundedness": groundedness.generate_items,
+}
+# Rows from the hand-written seed sheets (seeds/*.json), the domains split between training and
+# held out (see ``seeded``): a second source that the recipes mix in (``--seeded``).
+SEEDED_GENERATORS: dict[str, Callable[..., list[dict]]] = {
+    "answerability": seeded.answerability,
+    "groundedness": seeded.groundedness,
+    "context_relevance": seeded.context_relevance,
+}
+SEEDED_ITEM_GENERATORS: dict[str, Callable[..., list[dict]]] = {
+    "answerability": seeded.answerability_items,
+    "groundedness": seeded.groundedness_items,
 }
 DEFAULT_SIZES = {"train": 800, "val": 100, "test": 200}
 

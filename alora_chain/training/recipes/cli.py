@@ -83,6 +83,11 @@ def main(argv: list[str] | None = None) -> None:
         help="share of fact-sheet rows (a paragraph packing several facts of one subject) in every "
         "split (groundedness; default 0)",
     )
+    parser.add_argument(
+        "--seeded", type=float, default=0.0,
+        help="share of rows made from the hand-written seed sheets in every split, validation and test "
+        "from held-out domains (answerability, groundedness, context_relevance; default 0)",
+    )
     parser.add_argument("--patience", type=int, default=None, help="validation passes without improvement")
     parser.add_argument(
         "--template-weights", choices=["base", "adapter"], default=None,
@@ -112,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     paths = make_data(
         args.name, args.data or Path("data") / args.name, seed=args.seed, train_rows=args.train_rows,
-        prose=args.prose, dense=args.dense, sheets=args.sheets,
+        prose=args.prose, dense=args.dense, sheets=args.sheets, seeded_share=args.seeded,
     )
     if args.data_only:
         print(json.dumps({k: str(v) for k, v in paths.items()}))

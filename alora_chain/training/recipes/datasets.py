@@ -6,7 +6,14 @@ import json
 from pathlib import Path
 
 from ...errors import DataError
-from ..datagen import GENERATORS, ITEM_GENERATORS, write_jsonl
+from ..datagen import (
+    GENERATORS,
+    ITEM_GENERATORS,
+    SEEDED_GENERATORS,
+    SEEDED_ITEM_GENERATORS,
+    seeded,
+    write_jsonl,
+)
 from .catalog import RECIPES, SPLITS
 
 # generators that can loosen their documents into prose (alora_chain.training.datagen.prose), and that
@@ -15,11 +22,12 @@ from .catalog import RECIPES, SPLITS
 PROSE = ("groundedness",)
 DENSE = ("groundedness",)
 SHEETS = ("groundedness",)
+SEEDED = tuple(SEEDED_GENERATORS)  # generators whose rows can be mixed with seed-sheet rows
 
 
 def make_data(
     name: str, folder: Path, seed: int = 0, train_rows: int | None = None, prose: float = 0.0,
-    dense: float = 0.0, sheets: float = 0.0,
+    dense: float = 0.0, sheets: float = 0.0, seeded_share: float = 0.0,
 ) -> dict[str, Path]:
     """Write train/val/test JSONL for ``name`` into ``folder`` (once); return their paths.
 
@@ -28,7 +36,9 @@ def make_data(
     otherwise this raises ``DataError`` instead of training on rows the command line did not ask
     for. ``prose``: how often a document sentence is loosened, in every split (``PROSE`` only);
     ``dense``: the share of dense rows, in every split (``DENSE`` only); ``sheets``: the share
-    of fact-sheet rows, in every split (``SHEETS`` only).
+    of fact-sheet rows, in every split (``SHEETS`` only); ``seeded_share``: the share of rows made
+    from the hand-written seed sheets, in every split (``SEEDED`` only; validation and test rows
+    from the held-out domains).
     """
     if prose and name not in PROSE:
         raise DataError(f"--prose loosens documents of {', '.join(PROSE)} only, not {name}")
@@ -36,6 +46,8 @@ def make_data(
         raise DataError(f"--dense writes dense rows for {', '.join(DENSE)} only, not {name}")
     if sheets and name not in SHEETS:
         raise DataError(f"--sheets writes fact-sheet rows for {', '.join(SHEETS)} only, not {name}")
+    if seeded_share and name not in SEEDED:
+        raise DataError(f"--seeded mixes seed-sheet rows into {', '.join(SEEDED)} only, not {name}")
     folder.mkdir(parents=True, exist_ok=True)
     sizes = dict(zip(SPLITS, RECIPES[name].sizes))
     sizes["train"] = train_rows or sizes["train"]
@@ -43,7 +55,7 @@ def make_data(
     manifest_path = folder / "data.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     # absent when off: older folders stay reusable
-    options = {"prose": prose, "dense": dense, "sheets": sheets}
+    options = {"prose": prose, "dense": dense, "sheets": sheets, "seeded": seeded_share}
     style = {k: rate for k, rate in options.items() if rate}
     for split, n in sizes.items():
         made_for = {"intrinsic": name, "seed": seed, "rows": n} | style
@@ -51,13 +63,24 @@ def make_data(
             _check_reusable(paths[split], manifest.get(split), made_for)
             continue
         one_item = RECIPES[name].per_item is not None and split != "test"
-        rows = (ITEM_GENERATORS if one_item else GENERATORS)[name](split, n, seed=seed, **style)
+        rows = _rows(name, split, n, seed, one_item, style)
         if name == "certainty":
             rows = _label_certainty(rows)
         write_jsonl(paths[split], rows)
         manifest[split] = made_for
         manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
     return paths
+
+
+def _rows(name: str, split: str, n: int, seed: int, one_item: bool, style: dict) -> list[dict]:
+    """The generator's rows, ``style["seeded"]`` of them made from the seed sheets instead."""
+    style = dict(style)
+    k = round(n * style.pop("seeded", 0.0))
+    rows = (ITEM_GENERATORS if one_item else GENERATORS)[name](split, n - k, seed=seed, **style) if n > k else []
+    if not k:
+        return rows
+    made = (SEEDED_ITEM_GENERATORS if one_item else SEEDED_GENERATORS)[name](split, k, seed=seed)
+    return seeded.mixed(rows, made, split, seed)
 
 
 def _check_reusable(path: Path, made_for: dict | None, wanted: dict) -> None:
