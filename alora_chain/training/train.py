@@ -6,7 +6,7 @@ under ``no_grad`` with the adapter off, then runs forward and backward only over
 invocation and target tokens on top of that cache. A standard LoRA changes every
 token, so the baseline (``kind="lora"``) backpropagates through the whole sequence.
 
-The token sequence of an example is built by ``intrinsic.invocation_tokens``, the code
+The token sequence of an example is built by ``invocation.invocation_tokens``, the code
 ``Session.invoke`` runs at inference: no train/serve skew.
 """
 
@@ -27,7 +27,8 @@ from safetensors.torch import load_file, save_file
 
 from ..chat import conversation_ids
 from ..errors import DataError, InvalidArgumentError
-from ..intrinsic import Intrinsic, invocation_tokens
+from ..intrinsic import Intrinsic
+from ..invocation import invocation_tokens
 from ..model import Model, load_model
 from .data import Row, load_rows
 from .leakage import refuse_eval_rows
