@@ -1,4 +1,4 @@
-"""Target verdicts in cards and the README table are computed from results, never typed by hand."""
+"""Cards, the README's table and docs/ are rendered from results and the catalog, never typed by hand."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from alora_chain.training.cards import readme_table, training_verdict, verdicts
+from alora_chain.training.cards import headline, overview_table, training_verdict, verdicts
 
 
 def _choice(alora: float, prompt: float, lora: float | None = None) -> dict:
@@ -61,28 +61,45 @@ def test_training_time_verdict_reads_the_recorded_wall_time():
     assert "not measured" in training_verdict({})
 
 
-def test_readme_table_has_a_row_per_result(tmp_path):
+def test_overview_table_has_a_row_per_result(tmp_path):
     for name, acc in (("a", 0.9), ("b", 0.5)):
         (tmp_path / name).mkdir()
         (tmp_path / name / "results.json").write_text(json.dumps(_choice(acc, 0.5)))
     (tmp_path / "untrained").mkdir()
-    table = readme_table(tmp_path).splitlines()
+    table = overview_table(tmp_path).splitlines()
     assert len(table) == 4 and table[2].startswith("| `a` |") and "LoRA baseline" in table[0]
 
 
-def test_card_states_per_item_reading_known_limits_and_what_was_tried(tmp_path):
+def test_the_headline_figure_is_the_aloras_first_metric_of_its_kind():
+    assert headline(_choice(0.904, 0.5)) == "accuracy 0.90 (100 rows)"
+    score = {"kind": "score", "examples": 160, "paths": {"alora": {"metrics": {"ece": 0.1, "auroc": 0.862}}}}
+    assert headline(score) == "AUROC 0.86 (160 rows)"
+    text = {"kind": "text", "examples": 10, "paths": {"alora": {"metrics": {"recall_at_3": 0.69}}}}
+    assert headline(text) == "BM25 recall@3 0.69 (10 rows)"
+
+
+def test_card_states_per_item_reading_and_points_to_the_history_in_the_training_log(tmp_path):
     from alora_chain.resources import builtin_intrinsics_dir
-    from alora_chain.training.cards import write_card
+    from alora_chain.training.cards import history_section, write_card
 
     folder = tmp_path / "answerability"
     shutil.copytree(builtin_intrinsics_dir() / "answerability", folder)
     results = json.loads((folder / "results.json").read_text())
     card = write_card(folder, results, tried="a smaller run", limits="misses X", seeds="0.9 and 0.8").read_text()
     assert "one call per item of `documents`, combined with `any` (P = the largest item probability)" in card
-    assert "Known limits: misses X." in card and "Also tried, not shipped: a smaller run." in card
-    assert "Other training seeds (`--train-seed N`" in card and "aLoRA and LoRA alike: 0.9 and 0.8." in card
-    assert card.index("Other training seeds") < card.index("Known limits") < card.index("Also tried")
-    assert "Other training seeds" not in write_card(folder, results).read_text()
+    assert "measured limits, other seeds, what else was tried: [docs/training-log.md]" in card
+    assert "a smaller run" not in card and "misses X" not in card  # the history lives in docs/, not the card
+    assert "Run history: [docs/training-log.md](../../docs/training-log.md#answerability)." in write_card(
+        folder, results
+    ).read_text()
+    history = history_section("answerability", tried="a smaller run", limits="misses X", seeds="0.9 and 0.8")
+    assert "Known limits, measured:\n- misses X" in history and "Also tried, not shipped:\n- a smaller run" in history
+    assert "Other training seeds (`--train-seed N`" in history and "aLoRA and LoRA alike: 0.9 and 0.8." in history
+    assert history.index("Other training seeds") < history.index("Known limits") < history.index("Also tried")
+    assert "Other training seeds" not in history_section("answerability", tried="a smaller run")
+    # one bullet per run, a clause that goes on about it kept with it; never split inside brackets
+    runs = history_section("x", tried="v0.2 (a; b): 0.5; it was shipped before; v0.1: 0.4").split("not shipped:\n")[1]
+    assert runs == "- v0.2 (a; b): 0.5; it was shipped before\n- v0.1: 0.4\n"
 
 
 def test_a_card_lists_each_training_stage_when_the_recipe_names_them(tmp_path):
@@ -291,7 +308,7 @@ def test_a_card_says_when_its_adapter_was_trained_under_bf16(tmp_path):
 
 def test_a_card_shows_the_test_rows_scored_again_with_documents_in_prose(tmp_path):
     from alora_chain.resources import builtin_intrinsics_dir
-    from alora_chain.training.cards import write_card
+    from alora_chain.training.cards import variant_sections, write_card
 
     folder = tmp_path / "groundedness"
     shutil.copytree(builtin_intrinsics_dir() / "groundedness", folder)
@@ -302,11 +319,13 @@ def test_a_card_shows_the_test_rows_scored_again_with_documents_in_prose(tmp_pat
     results["prose_test"] = _choice(0.8, 0.5) | {
         "prose": 0.5, "gaps": {"prompt": {"difference": 0.3, "interval95": [0.2, 0.41]}}
     }
-    card = write_card(folder, results).read_text()
-    assert "### The same test rows, documents loosened into prose (`test_prose.jsonl`)" in card
-    assert "| alora | 0.800 | 100 ms |" in card
-    assert "prompting here: +30 pts (95% interval +20 to +41 pts)." in card
-    assert "test_dense.jsonl" not in card
+    card = write_card(folder, results).read_text()  # one line per variant; the tables are in docs/results.md
+    assert "- The same test rows, documents loosened into prose (`test_prose.jsonl`, 100 rows): accuracy alora 0.800, prompt 0.500" in card
+    sections = variant_sections(results)
+    assert "### The same test rows, documents loosened into prose (`test_prose.jsonl`)" in sections
+    assert "| alora | 0.800 | 100 ms |" in sections
+    assert "prompting here: +30 pts (95% interval +20 to +41 pts)." in sections
+    assert "test_dense.jsonl" not in card and "test_dense.jsonl" not in sections
     results["dense_test"] = _choice(0.9, 0.6) | {
         "dense": 1.0,
         "gaps": {
@@ -315,10 +334,12 @@ def test_a_card_shows_the_test_rows_scored_again_with_documents_in_prose(tmp_pat
         },
     }
     card = write_card(folder, results).read_text()
-    dense = card[card.index("### Test rows whose documents state every fact of their entity (`test_dense.jsonl`)"):]
+    sections = variant_sections(results)
+    dense = sections[sections.index("### Test rows whose documents state every fact of their entity (`test_dense.jsonl`)"):]
     assert "in a share 1.0 of\nrows the entity's own document states every attribute" in dense
     assert "standard LoRA here: -4 pts (95% interval -10 to +2 pts)." in dense
-    assert card.index("loosened into prose") < card.index("test_dense.jsonl")
+    assert sections.index("loosened into prose") < sections.index("test_dense.jsonl")
+    assert card.index("loosened into prose") < card.index("(`test_dense.jsonl`, 100 rows): accuracy alora 0.900")
 
 
 @pytest.mark.parametrize("name", ["answerability", "groundedness", "requirement_check", "query_rewrite", "certainty", "context_relevance"])
@@ -332,7 +353,13 @@ def test_each_shipped_card_is_what_its_results_and_the_catalog_render(tmp_path, 
     folder.mkdir()
     shutil.copy(shipped / "results.json", folder / "results.json")
     shutil.copy(shipped / "intrinsic.yaml", folder / "intrinsic.yaml")
-    assert rerender_card(name, folder).read_text() == (shipped / "README.md").read_text()
+    card = rerender_card(name, folder).read_text()
+    assert card == (shipped / "README.md").read_text()
+    # a card is short: what it does, a usage snippet, figures, limits, the reproduce command
+    assert len(card.splitlines()) <= 60
+    sections = [line for line in card.splitlines() if line.startswith("## ")]
+    assert [s.split(":")[0] for s in sections] == ["## Use", "## Figures", "## Limits", "## Reproduce"]
+    assert f'r = s.invoke("{name}"' in card and "hand-written test: see [docs/results.md]" in card
 
 
 def test_rendering_a_card_without_scored_results_says_how_to_score_it(tmp_path):

@@ -1,12 +1,17 @@
-"""Intrinsic cards: a README per built-in with its held-out results and the commands behind them.
+"""Intrinsic cards, and the generated parts of README.md and docs/, from results.json and the recipes.
 
-The target verdicts ("met" / "missed") are computed here from ``results.json``, never typed by
-hand, and the README's results table is printed by ``python -m alora_chain.training.cards``.
+A card (``intrinsics/<name>/README.md``) is short: what the intrinsic does, a usage snippet, its
+figures, limits and the reproduce command. The target verdicts ("met" / "missed") are computed from
+``results.json``, never typed by hand. The per-path tables go to ``docs/results.md`` and each recipe's
+history (what was tried, measured limits) to ``docs/training-log.md``, between markers that
+``python -m alora_chain.training.cards --write`` rewrites; the tests check that they are current.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import textwrap
 from pathlib import Path
 
 from ..intrinsic import Intrinsic
@@ -136,18 +141,64 @@ def _summary(results: dict, path: str) -> str:
     return f"{cells} ({results['paths'][path]['latency_median_s'] * 1000:.0f} ms)"
 
 
-def readme_table(root: Path) -> str:
-    """The README's per-intrinsic table (aLoRA / LoRA / prompt, targets) from ``root/*/results.json``."""
+def overview_table(root: Path) -> str:
+    """Every built-in on one table (aLoRA / LoRA / prompt, targets) from ``root/*/results.json``.
+
+    Printed in ``docs/results.md``; the README shows :func:`headline_table` instead.
+    """
     lines = [
         "| intrinsic | test rows | aLoRA | LoRA baseline | zero-shot prompt | targets |",
         "|---|---|---|---|---|---|",
     ]
-    for folder in sorted(p for p in root.iterdir() if (p / "results.json").is_file()):
+    for folder in _scored(root):
         results = json.loads((folder / "results.json").read_text())
         cells = [_summary(results, p) for p in ("alora", "lora", "prompt")]
         training = Intrinsic.load(folder).training if (folder / "intrinsic.yaml").is_file() else {}
         targets = "; ".join([*verdicts(results), training_verdict(training)])
         lines.append(f"| `{folder.name}` | {results['examples']} | " + " | ".join(cells) + f" | {targets} |")
+    return "\n".join(lines)
+
+
+def _scored(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if (p / "results.json").is_file())
+
+
+# the one figure a reader compares first, per output kind: (metric, its name in a table)
+_HEADLINE = {"choice": ("accuracy", "accuracy"), "score": ("auroc", "AUROC"), "text": ("recall_at_3", "BM25 recall@3")}
+
+
+def headline(results: dict) -> str:
+    """The aLoRA's one headline figure on its test split, e.g. ``accuracy 0.94 (100 rows)``."""
+    metric, label = _HEADLINE[results["kind"]]
+    return f"{label} {_metric(results, 'alora', metric):.2f} ({results['examples']} rows)"
+
+
+def _returns(spec: Intrinsic) -> tuple[str, str]:
+    """What ``invoke`` gives back as ``(value, score)``, from the output spec: ``("bool", "P(answerable)")``."""
+    output = spec.output
+    positive = getattr(output, "positive", None)
+    if output.kind == "choice":
+        return ("bool", f"P({positive})") if positive else ("a label", "its probability")
+    return {"score": ("float in [0, 1]", "the same"), "text": ("str", "None")}.get(output.kind, ("validated JSON", "None"))
+
+
+def headline_table(root: Path) -> str:
+    """The README's table of built-ins: what each asks, its arguments, what it returns, one figure."""
+    lines = [
+        "| intrinsic | what it does | arguments | returns | generated test split | hand-written test |",
+        "|---|---|---|---|---|---|",
+    ]
+    for folder in _scored(root):
+        spec = Intrinsic.load(folder)
+        results = json.loads((folder / "results.json").read_text())
+        # the description's first sentence, without a closing aside: "Is the document relevant ...?"
+        does = re.sub(r" \([^)]*\)(?=\.$)", "", re.split(r"(?<=[?.]) ", spec.description)[0])
+        args = ", ".join(f"`{k}: {v}`" for k, v in spec.arguments.items()) or "—"
+        # the hand-written suites (evals/) are being written: their figures go to docs/results.md
+        value, score = _returns(spec)
+        lines.append(
+            f"| `{spec.name}` | {does} | {args} | {value}; score {score} | {headline(results)} | see docs/results.md |"
+        )
     return "\n".join(lines)
 
 
@@ -284,7 +335,7 @@ def _machine(training: dict) -> str:
     features = "/".join(environment.get("cpu_features") or []) or "no AVX2"
     cores = f"{environment['cores']}-core " if environment.get("cores") else ""
     return (
-        f"a {cores}{environment['cpu']} with {features}, {environment['torch_threads']} torch threads, "
+        f"a {cores}{environment['cpu']} with {features}, {environment['torch_threads']} torch thread{'' if environment['torch_threads'] == 1 else 's'}, "
         f"torch {environment['torch']}, transformers {environment['transformers']}, peft {environment['peft']}"
     )
 
@@ -298,55 +349,150 @@ def _seeds_note(seeds: str) -> str:
     )
 
 
-def write_card(
-    folder: Path, results: dict, tried: str = "", limits: str = "", stages: tuple[str, ...] = (),
-    *, seeds: str = "", setup: str = "", lora_stages: tuple[str, ...] = (),
-) -> Path:
-    """Write ``folder/README.md`` for the trained intrinsic in ``folder``; ``tried`` lists other
-    settings that were measured and not shipped, so a reader sees what did not work, and
-    ``limits`` what the shipped adapter is known to get wrong (measured on validation).
-    ``stages``: the recipes arguments, one training run each, that made the adapter when the
-    recipe's defaults alone do not (a run continued from an earlier one). ``seeds``: the figures
-    of the same recipe trained with other ``--train-seed`` values, aLoRA and LoRA alike.
-    ``setup``: a shell command the training commands need first (a start restored from git).
-    ``lora_stages``: the same as ``stages`` for the LoRA baseline, when it took more than one run."""
-    spec = Intrinsic.load(folder)
-    training = spec.training
-    args = ", ".join(f"`{k}: {v}`" for k, v in spec.arguments.items()) or "none"
-    lora_note = (
-        baseline_note(results.get("baseline"), training)
-        if "lora" in results["paths"]
-        else "\nThe standard-LoRA baseline was not trained for this intrinsic (CPU budget); see the README.\n"
+# a conversation and arguments per built-in for its card's usage snippet; another intrinsic gets
+# a generic one built from its argument types
+_BATTERY = "The Scout R2's battery lasts 14 hours on one charge."
+_ASKED = ("user", "How long does the Scout R2's battery last?")
+_EXAMPLES: dict[str, tuple[tuple[tuple[str, str], ...], dict]] = {
+    "answerability": ((_ASKED,), {"documents": [_BATTERY]}),
+    "context_relevance": ((_ASKED,), {"document": _BATTERY}),
+    "groundedness": ((_ASKED, ("assistant", "It lasts 14 hours.")), {"documents": [_BATTERY]}),
+    "requirement_check": (
+        (("user", "Describe the Scout R2 in one sentence."), ("assistant", "It is a warehouse robot that carries 60 kg.")),
+        {"requirement": "Mention the weight it carries."},
+    ),
+    "certainty": ((("user", "What is the capital of Kenya?"), ("assistant", "Nairobi.")), {}),
+    "query_rewrite": ((_ASKED, ("assistant", "14 hours."), ("user", "How much does it cost?")), {}),
+}
+
+# what each shipped adapter is known to get wrong, in a reader's words; the measurements behind
+# each bullet are the recipe's ``limits`` and ``tried`` (docs/training-log.md)
+_LIMITS: dict[str, tuple[str, ...]] = {
+    "answerability": (
+        "Judges each document alone: a question that needs two documents together can be called unanswerable.",
+        "Test misses: 3 of 51 answerable rows, 3 of 49 whose documents are a look-alike's or lack the fact.",
+    ),
+    "groundedness": (
+        "Checks a reply's subject more than its values: caught 2 of 12 misstatements in hand-written prose.",
+        "Accepts a value the document gives for something else (\"120 rooms\" where the staff is 120).",
+        "Reads one document per call: claims from two documents can be called ungrounded (`check_sentences` helps).",
+    ),
+    "requirement_check": (
+        "Knows only the 17 kinds of requirement its generator writes; a sentence count is not one of them.",
+        "Weakest on bullets, word limits and yes/no openings (validation split).",
+        "Less sure on replies unlike its generator's: it called \"Don't use any commas.\" met on a reply with one.",
+    ),
+    "context_relevance": (
+        "Calls a document on the asked entity relevant even without the asked fact (the Scout R2's price document"
+        " scores 1.00 for its battery life); `answerability`, which `RagGuard` runs next, is trained on that case.",
+    ),
+    "query_rewrite": (
+        "One training run: its 1-point lead over the LoRA baseline is inside the interval (-6 to +8).",
+        "More rewrites retrieve the right document, fewer match the gold word for word (exact match 0.04, LoRA 0.10).",
+        "The adapter is 20 MB (rank 128 on q/k/v).",
+    ),
+    "certainty": (
+        "Learnt from the embedded model's own answers to short checkable questions (sums, capitals, spelling),"
+        " graded right or wrong: its scores describe that model on such questions.",
+    ),
+}
+
+
+def _wrapped(text: str) -> str:
+    """``text`` as a markdown bullet, wrapped at 110 characters."""
+    return textwrap.fill(text, width=110, initial_indent="- ", subsequent_indent="  ", break_long_words=False,
+                         break_on_hyphens=False)
+
+
+def usage(spec: Intrinsic) -> str:
+    """The card's snippet: a short conversation, the call and what it returns."""
+    turns, arguments = _EXAMPLES.get(spec.name) or (
+        (("user", "..."), ("assistant", "...")),
+        {name: ["..."] if kind == "list[str]" else "..." for name, kind in spec.arguments.items()},
     )
-    scored_earlier = results["paths"].get("lora", {}).get("scored_earlier")
+    def quoted(value) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    lines = ["import alora_chain as ac", "s = ac.Session(ac.load_model())"]
+    lines += [f"s.{role}({quoted(text)})" for role, text in turns]
+    call = "".join(f", {name}={quoted(value)}" for name, value in arguments.items())
+    lines.append(f"r = s.invoke({quoted(spec.name)}{call})")
+    lines.append(f"r.value, r.score  # {', '.join(_returns(spec))}")
+    return "\n".join(lines)
+
+
+def _lora_note(results: dict, training: dict) -> str:
+    """How the ``lora`` row was trained (or that it was not), and where it was scored."""
+    if "lora" not in results["paths"]:
+        return "\nThe standard-LoRA baseline was not trained for this intrinsic (CPU budget).\n"
+    note = baseline_note(results.get("baseline"), training)
+    scored_earlier = results["paths"]["lora"].get("scored_earlier")
     if scored_earlier:
-        lora_note += (
+        note += (
             f"Its row was scored in an earlier evaluation of these test rows (`{scored_earlier}` then), not re-run"
             + ("; that file kept no per-row answers, so the gap has no interval"
                if "predictions" not in results["paths"]["lora"] else "")
             # latency depends on the machine and how busy it was: only rows of one sitting compare
             + "; its latency is that sitting's, not comparable with the other rows.\n"
         )
+    return note
+
+
+def _variant_lines(results: dict) -> str:
+    """One line per test-row variant for a card (the full tables are in docs/results.md)."""
+    lines = []
+    for variant, (heading, _) in _VARIANTS.items():
+        scored = results.get(f"{variant}_test")
+        if scored:
+            metric = next(m for m in _SHOWN if m in scored["paths"]["alora"]["metrics"])
+            figures = ", ".join(
+                f"{path} {_fmt(scored['paths'][path]['metrics'].get(metric))}"
+                for path in sorted(scored["paths"], key=lambda p: _PATH_ORDER.get(p, len(_PATH_ORDER)))
+            )
+            lines.append(f"- {heading} (`test_{variant}.jsonl`, {scored['examples']} rows): {metric} {figures}")
+    return "".join(line + "\n" for line in lines)
+
+
+def _start(training: dict) -> str:
+    """Where the run started and how it computed, for the card's training line."""
+    config = training["config"]
+    start = f", starting from the adapter in `{config['init_from']}` (not from zeros)" if config.get("init_from") else ""
+    if config.get("precision") == "bf16":
+        start += ", forward and backward under bfloat16 autocast (`--precision bf16`)"
+    elif config.get("precision") == "bf16-prefill":
+        start += ", the frozen prefix prefilled under bfloat16 autocast, the adapter in fp32 (`--precision bf16-prefill`)"
+    return start
+
+
+def write_card(
+    folder: Path, results: dict, tried: str = "", limits: str = "", stages: tuple[str, ...] = (),
+    *, seeds: str = "", setup: str = "", lora_stages: tuple[str, ...] = (),
+) -> Path:
+    """Write ``folder/README.md`` (at most 60 lines) for the trained intrinsic in ``folder``.
+
+    ``stages``: the recipes arguments, one training run each, that made the adapter when the
+    recipe's defaults alone do not (a run continued from an earlier one). ``setup``: a shell
+    command the training commands need first (a start restored from git). ``lora_stages``: the
+    same as ``stages`` for the LoRA baseline. ``tried``, ``limits`` and ``seeds`` are the recipe's
+    history; the card links to docs/training-log.md, where :func:`history_section` renders them.
+    """
+    spec = Intrinsic.load(folder)
+    training = spec.training
+    args = ", ".join(f"`{k}: {v}`" for k, v in spec.arguments.items()) or "none"
+    labels = f" over {' / '.join(f'`{label}`' for label in spec.labels)}" if spec.output.kind == "choice" else ""
+    value, score = _returns(spec)
+    about = [f"* arguments: {args}", f"* output: `{spec.output.kind}`{labels}; `r.value` {value}, `r.score` {score}"]
+    if spec.per_item:
+        about.append(
+            f"* one call per item of `{spec.per_item.argument}`, combined with `{spec.per_item.combine}` "
+            f"(P = the {'largest' if spec.per_item.combine == 'any' else 'smallest'} item probability)"
+        )
+    if spec.template_weights == "adapter":
+        about.append("* the adapter reads its template too (`template_weights: adapter`); the history comes from the base cache")
     init_from = training["config"].get("init_from")
     lora_init = (results.get("baseline") or {}).get("init_from")
     # without --init-from the recipe would start the LoRA from the aLoRA's start, of another rank
     lora_start = f" --init-from {lora_init}" if lora_init else " --init-from none" if init_from else ""
-    start = f",\n  starting from the adapter in `{init_from}` (not from zeros)" if init_from else ""
-    if training["config"].get("precision") == "bf16":
-        start += ",\n  forward and backward under bfloat16 autocast (`--precision bf16`)"
-    elif training["config"].get("precision") == "bf16-prefill":
-        start += ",\n  the frozen prefix prefilled under bfloat16 autocast, the adapter in fp32 (`--precision bf16-prefill`)"
-    per_item = spec.per_item and (
-        f"\n* one call per item of `{spec.per_item.argument}`, combined with `{spec.per_item.combine}` "
-        f"(P = the {'largest' if spec.per_item.combine == 'any' else 'smallest'} item probability);\n"
-        "  trained and validated on one-item rows, tested on whole lists"
-    )
-    template_reader = (
-        "\n* the rendered template is read inside the adapter, after the invocation "
-        "(`template_weights: adapter`);\n  the conversation before it still comes from the base cache"
-        if spec.template_weights == "adapter"
-        else ""
-    )
     train_commands = [
         f"python -m alora_chain.training.recipes {spec.name} {arguments}  # stage {number}"
         for number, arguments in enumerate(stages, 1)
@@ -356,25 +502,34 @@ def write_card(
         f"python -m alora_chain.training.recipes {spec.name} --kind lora {arguments}  # LoRA baseline, stage {number}"
         for number, arguments in enumerate(lora_stages, 1)
     ] or [f"python -m alora_chain.training.recipes {spec.name} --kind lora{lora_start} --out runs/{spec.name}-lora # LoRA baseline"]
+    limit_lines = [*_LIMITS.get(spec.name, ()), f"Trained and tested on generated rows: measure on your own with `alora-chain eval {spec.name} FILE`."]
+    recorded = ["run history", *(["measured limits"] if limits else []), *(["other seeds"] if seeds else []),
+                *(["what else was tried"] if tried else [])]
+    history = f"{', '.join(recorded).capitalize()}: [docs/training-log.md](../../docs/training-log.md#{spec.name})."
     text = f"""# {spec.name}
 
 {spec.description}
 
-* arguments: {args}
-* output: `{spec.output.kind}`{f" labels {list(spec.labels)}" if spec.labels else ""}
-* invocation: `{spec.invocation!r}`; {spec.adapter_kind} rank {_rank(spec)} on
-  {", ".join(training["config"].get("target_modules", []))}, fp16 safetensors{per_item or ""}{template_reader}
-* base model: {spec.base_model.name} (fingerprint `{spec.base_model.fingerprint}`)
-* training: {training.get("steps")} steps on `{training.get("data")}` (sha256 `{training.get("data_sha256")}`),
-  {training.get("wall_seconds")} s wall on {_machine(training)} (how busy the machine was: README, "Training speed"){start}
+{chr(10).join(about)}
 
-## Held-out results ({results["examples"]} test rows, split by template and entity; `test.jsonl` here)
+## Use
+
+```python
+{usage(spec)}
+```
+
+## Figures: generated test split ({results["examples"]} rows, `test.jsonl`)
+
+From the training generator's family, so not a held-out judge; hand-written test: see [docs/results.md](../../docs/results.md).
 
 {results_table(results)}
-{lora_note}{variant_sections(results)}
-Targets (measured above, never tuned on this split):
-{chr(10).join("- " + v for v in [*verdicts(results), training_verdict(training)])}
-{_INTERVALS if results.get("gaps") else ""}{_seeds_note(seeds)}{f"{chr(10)}Known limits: {limits}.{chr(10)}" if limits else ""}{f"{chr(10)}Also tried, not shipped: {tried}.{chr(10)}" if tried else ""}
+{_lora_note(results, training)}
+{_variant_lines(results)}{chr(10).join("- " + v for v in [*verdicts(results), training_verdict(training)])}
+
+## Limits
+
+{chr(10).join(_wrapped(line) for line in limit_lines)}
+
 ## Reproduce
 
 ```bash
@@ -382,15 +537,139 @@ Targets (measured above, never tuned on this split):
 {chr(10).join(lora_commands)}
 python -m alora_chain.training.recipes {spec.name} --evaluate --limit {results["examples"]} --out intrinsics/{spec.name} [--lora runs/{spec.name}-lora]
 ```
-Data comes from `alora_chain.training.datagen.{spec.name}` (seed 0); `alora-chain eval {spec.name} test.jsonl` re-scores.
+Trained {training.get("steps")} steps on `{training.get("data")}` (`alora_chain.training.datagen.{spec.name}`, seed 0; sha256 `{training.get("data_sha256")}`), {training.get("wall_seconds")} s wall on {_machine(training)} (load: docs/training-log.md){_start(training)}.
+{history}
 """
     path = folder / "README.md"
-    path.write_text(text)
+    path.write_text(text.rstrip("\n") + "\n")
     (folder / "results.json").write_text(json.dumps(results, indent=1))
     return path
 
 
-if __name__ == "__main__":
-    from ..resources import builtin_intrinsics_dir
+def results_section(folder: Path) -> str:
+    """``docs/results.md``'s section for one built-in: every path, the LoRA baseline, variants, targets."""
+    spec = Intrinsic.load(folder)
+    results = json.loads((folder / "results.json").read_text())
+    targets = "\n".join("- " + v for v in [*verdicts(results), training_verdict(spec.training)])
+    return f"""### {spec.name} (v{spec.version})
 
-    print(readme_table(builtin_intrinsics_dir()))
+{results["examples"]} test rows (`intrinsics/{spec.name}/test.jsonl`), generated, split from training by template and entity.
+
+{results_table(results)}
+{_lora_note(results, spec.training)}{variant_sections(results)}
+Targets (measured above, never tuned on this split):
+{targets}
+{_INTERVALS if results.get("gaps") else ""}"""
+
+
+def _clauses(text: str) -> list[str]:
+    """Split a catalog text at its top-level "; " (never inside brackets or `code`)."""
+    parts, depth, code, start = [], 0, False, 0
+    for i, char in enumerate(text):
+        code ^= char == "`"
+        depth += (char in "([") - (char in ")]")
+        if not code and depth == 0 and text.startswith("; ", i):
+            parts.append(text[start:i])
+            start = i + 2
+    return [p.strip() for p in [*parts, text[start:]] if p.strip()]
+
+
+# a clause starting so goes on about the run before it ("it was shipped before and scored ...")
+_GOES_ON = ("it ", "its ", "at ", "not ", "neither ", "so ", "and ", "but ", "then ", "scored ", "that ", "on the ",
+            "the same command", "the LoRA baseline:", "the probes above", "with ")
+
+
+def _bullets(text: str) -> str:
+    """A catalog text as bullets: one per run or setting, its follow-up clauses kept with it."""
+    entries: list[str] = []
+    for clause in _clauses(text):
+        if entries and clause.startswith(_GOES_ON):
+            entries[-1] += f"; {clause}"
+        else:
+            entries.append(clause)
+    return "\n".join(_wrapped(entry) for entry in entries)
+
+
+def history_section(name: str, tried: str = "", limits: str = "", seeds: str = "", version: str = "") -> str:
+    """``docs/training-log.md``'s section for one recipe: other seeds, measured limits, what was tried."""
+    parts = [f"### {name}" + (f" (v{version} shipped)" if version else "")]
+    if seeds:
+        parts.append(_seeds_note(seeds).strip())
+    if limits:
+        parts.append("Known limits, measured:\n" + _bullets(limits))
+    if tried:
+        parts.append("Also tried, not shipped:\n" + _bullets(tried))
+    if len(parts) == 1:
+        parts.append("Nothing else recorded: the recipe's first run shipped.")
+    return "\n\n".join(parts) + "\n"
+
+
+def training_history(root: Path) -> str:
+    """Every recipe's :func:`history_section`, with the version shipped in ``root``."""
+    from .recipes import RECIPES
+
+    return "\n".join(
+        history_section(name, r.tried, r.limits, r.seeds, Intrinsic.load(root / name).version if (root / name).is_dir() else "")
+        for name, r in sorted(RECIPES.items())
+    )
+
+
+# the generated blocks: file (relative to the repository) -> block name -> its text from the results
+def generated_blocks(repo: Path) -> dict[str, dict[str, str]]:
+    root = repo / "intrinsics"
+    return {
+        "README.md": {"built-ins": headline_table(root)},
+        "docs/results.md": {
+            "overview": overview_table(root),
+            "per-intrinsic": "\n".join(results_section(folder) for folder in _scored(root)),
+        },
+        "docs/training-log.md": {"tried": training_history(root)},
+    }
+
+
+def _markers(name: str) -> tuple[str, str]:
+    return f"<!-- {name}: generated by python -m alora_chain.training.cards --write -->", f"<!-- end {name} -->"
+
+
+def block(text: str, name: str) -> str | None:
+    """The text between ``name``'s markers in ``text`` (without their newlines), or None where they are missing."""
+    begin, end = _markers(name)
+    if f"{begin}\n" not in text or f"\n{end}" not in text:
+        return None
+    body = text.split(f"{begin}\n", 1)[1]
+    return "" if body.startswith(end) else body.split(f"\n{end}", 1)[0]
+
+
+def write_generated(repo: Path) -> list[Path]:
+    """Rewrite every generated block under ``repo``; returns the files that changed."""
+    changed = []
+    for relative, blocks in generated_blocks(repo).items():
+        path = repo / relative
+        text = old = path.read_text()
+        for name, body in blocks.items():
+            current = block(text, name)
+            if current is None:
+                raise ValueError(f"{relative} has no {name!r} block: add the two marker lines {_markers(name)}")
+            begin, end = _markers(name)
+            inside = f"{begin}\n{current}\n{end}" if current else f"{begin}\n{end}"
+            text = text.replace(inside, f"{begin}\n{body}\n{end}", 1)
+        if text != old:
+            path.write_text(text)
+            changed.append(path)
+    return changed
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", type=Path, nargs="?", const=Path("."), metavar="REPO",
+                        help="rewrite the generated blocks of README.md and docs/ in REPO (default: here)")
+    args = parser.parse_args()
+    if args.write:
+        for path in write_generated(args.write):
+            print(f"rewrote {path}")
+    else:
+        from ..resources import builtin_intrinsics_dir
+
+        print(overview_table(builtin_intrinsics_dir()))
