@@ -95,7 +95,7 @@ class BaseModelRef(_Spec):
 
 
 class Intrinsic(_Spec):
-    """A declarative intrinsic; see DESIGN.md "Intrinsic spec". Run it with ``Session.invoke``."""
+    """A declarative intrinsic; see docs/design.md "Intrinsic spec". Run it with ``Session.invoke``."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
     description: str = ""
@@ -105,11 +105,11 @@ class Intrinsic(_Spec):
     adapter_kind: Literal["alora", "lora"] = "alora"
     template: str  # jinja2 file name (intrinsic folder first, then prompts/)
     invocation: str = Field(min_length=1)
-    # Where the rendered template goes. "base" (DESIGN.md): a user turn before the invocation,
+    # Where the rendered template goes. "base" (docs/design.md): a user turn before the invocation,
     # read with base weights, so the adapter runs on the invocation tokens only. "adapter":
     # right after the invocation, inside the adapted span, so the adapter reads the documents
     # or requirement itself; the history is still reused from the base cache. For base models
-    # whose own reading of the arguments is not enough (README: measured on the embedded one).
+    # whose own reading of the arguments is not enough (docs/results.md: measured on the embedded one).
     template_weights: Literal["base", "adapter"] = "base"
     # Where a ``documents`` argument is read. "arguments": the template renders the call's
     # documents into the suffix, computed on every call. "conversation": the documents are part

@@ -1,7 +1,7 @@
 """Where the package's data lives: built-in intrinsics, prompt templates, the demo knowledge base.
 
 In a wheel they are package data (``alora_chain/intrinsics`` ...); in a source checkout
-they are the top-level folders of the repository, as DESIGN.md lays it out.
+they are the top-level folders of the repository, as docs/design.md lays it out.
 """
 
 from __future__ import annotations

@@ -441,7 +441,7 @@ PERFORMANCE = [
               f"{r.allocated_bytes / 2**20:.2f} MB allocated vs {r.history_bytes / 2**20:.1f} MB for a copy")
     """),
     md("""
-    The targets of DESIGN.md, as checked by the benchmark on this run. The LoRA and
+    The targets of docs/design.md, as checked by the benchmark on this run. The LoRA and
     deep-copy ratios grow with the history and their targets are set at 4k tokens, so a
     grid that stops at shorter histories misses them by construction.
     """),

@@ -37,7 +37,7 @@ def make_intrinsic(model: ac.Model, folder: Path, **options) -> ac.Intrinsic:
     return random_intrinsic(model, folder, f"tiny{next(_counter)}", **options)
 
 
-# built-in name -> (arguments, output) as in DESIGN.md's table, for random stand-ins
+# built-in name -> (arguments, output) as in docs/design.md's table, for random stand-ins
 BUILTIN_SHAPES = {
     "answerability": (
         {"documents": "list[str]"},

@@ -1,4 +1,4 @@
-"""Benchmark results: the serialised record, the ratios checked against DESIGN.md's targets, table and plot."""
+"""Benchmark results: the serialised record, the ratios checked against the targets (docs/design.md), table and plot."""
 
 from __future__ import annotations
 
@@ -206,7 +206,7 @@ def tables(results: BenchResults) -> list:
         turn.add_column(col, justify="right")
     for r in results.turn:
         turn.add_row(str(r.history_tokens), _ms(r.seconds), str(r.generated_tokens))
-    targets = Table(title="Targets (DESIGN.md)")
+    targets = Table(title="Targets (docs/design.md)")
     for col in ("target", "measured", "limit", ""):
         targets.add_column(col, justify="right")
     for t in results.targets:
