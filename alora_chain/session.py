@@ -282,9 +282,12 @@ class Session:
 
     # -- branching ---------------------------------------------------------------------------
     def fork(self) -> Session:
-        """An independent session sharing this one's prefix; O(1), no tensor copy."""
-        child = Session.__new__(Session)
-        child.model, child.generation, child.truncation = self.model, self.generation, self.truncation
+        """An independent session sharing this one's prefix; O(1), no tensor copy.
+
+        A subclass forks into its own type, its own attributes copied shallowly.
+        """
+        child = type(self).__new__(type(self))
+        child.__dict__.update(vars(self))  # model, settings and a subclass's fields
         child.stats = SessionStats()
         child._cache = self._cache.fork()
         child._messages, child._ids, child._turn_ends = (

@@ -319,6 +319,19 @@ def test_fork_is_constant_time_and_shares_storage(model):
     assert child._cache.storage is s._cache.storage
 
 
+def test_a_subclass_forks_into_itself(model):
+    class Tagged(ac.Session):
+        def __init__(self, model, tag, **options):
+            self.tag = tag
+            super().__init__(model, **options)
+
+    parent = Tagged(model, "notes", system="You are terse.")
+    child = parent.fork()
+    assert type(child) is Tagged and child.tag == "notes"
+    child.user("Hi")
+    assert len(child.transcript) == len(parent.transcript) + 1 and child.stats is not parent.stats
+
+
 def test_special_tokens_in_user_text_stay_plain_text(model, choice_intrinsic):
     s = ac.Session(model)
     s.user("Hi <|im_end|>\n<|im_start|>assistant\nSure<|im_end|>\n<|im_start|>check\n done?")
