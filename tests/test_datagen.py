@@ -9,9 +9,10 @@ from collections import Counter
 
 import bm25s
 import pytest
+from typer.testing import CliRunner
 
 from alora_chain.training.datagen import GENERATORS, ITEM_GENERATORS, certainty, query_rewrite, write_splits
-from alora_chain.training.datagen.__main__ import main as cli_main
+from alora_chain.training.datagen.__main__ import app as cli
 from alora_chain.training.datagen.dialog import word_count
 from alora_chain.training.datagen.requirements import check
 
@@ -203,15 +204,17 @@ def test_certainty_golds_and_labelling():
     assert generated[0]["target"] is None and len(generated[0]["messages"]) == 1  # not mutated
 
 
-def test_write_splits_and_cli(tmp_path, capsys):
+def test_write_splits_and_cli(tmp_path):
     sizes = {"train": 12, "val": 4, "test": 6}
     write_splits("query_rewrite", tmp_path / "qr", sizes)
     for split, n in sizes.items():
         lines = (tmp_path / "qr" / f"{split}.jsonl").read_text().splitlines()
         assert len(lines) == n
         assert (tmp_path / "qr" / f"corpus_{split}.jsonl").stat().st_size > 0
-    cli_main(["groundedness", "--out", str(tmp_path / "g"), "--train", "10", "--val", "2", "--test", "4"])
-    assert "train: 10 rows" in capsys.readouterr().out
+    arguments = ["groundedness", "--out", str(tmp_path / "g"), "--train", "10", "--val", "2", "--test", "4"]
+    got = CliRunner().invoke(cli, arguments)
+    assert got.exit_code == 0, got.output
+    assert "train: 10 rows" in got.output
 
 
 @pytest.mark.parametrize("name", sorted(set(GENERATORS) - {"certainty"}))  # certainty: model-labelled

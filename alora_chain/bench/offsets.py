@@ -15,29 +15,33 @@ per-item one (``answerability`` over three documents: one forward, a row per doc
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
+import typer
 
 from ..model import Model
 from .timing import alternating_medians_ms
 
+# markdown: the help (the module docstring) keeps its paragraphs and example commands
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode="markdown")
 
-def main(argv: list[str] | None = None) -> None:
+
+@app.command(help=__doc__)
+def command(
+    calls: Annotated[int, typer.Option(help="timed calls per intrinsic and way")] = 24,
+    threads: Annotated[int | None, typer.Option(help="torch threads (default: torch's)")] = None,
+) -> None:
     import alora_chain as ac
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--calls", type=int, default=24, help="timed calls per intrinsic and way")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if threads:
+        torch.set_num_threads(threads)
     model = ac.load_model()
-    row = measure(model, args.calls)
+    row = measure(model, calls)
     print(f"{torch.get_num_threads()} torch threads, {row.modules} modules, {row.lora_layers} LoRA layers")
     print(
         f"handing offsets on for one forward: PEFT {row.peft_hooks_ms:.2f} ms, Model {row.model_hooks_ms:.2f} ms "
@@ -45,9 +49,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     for name, (peft_ms, model_ms) in row.calls_ms.items():
         print(
-            f"{name}, median of {args.calls}: {peft_ms:.0f} ms with PEFT's hooks, {model_ms:.0f} ms with "
+            f"{name}, median of {calls}: {peft_ms:.0f} ms with PEFT's hooks, {model_ms:.0f} ms with "
             f"Model's ({peft_ms / model_ms:.2f}x)"
         )
+
+
+def main() -> None:
+    """``python -m alora_chain.bench.offsets``: run the command on ``sys.argv``."""
+    app(prog_name="python -m alora_chain.bench.offsets")
 
 
 @dataclass

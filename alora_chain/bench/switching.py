@@ -12,13 +12,14 @@ rounds of four calls).
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
+import typer
 
 from ..model import Model
 from .timing import alternating_medians_ms
@@ -26,33 +27,42 @@ from .timing import alternating_medians_ms
 DOCUMENTS = ["The Ossel bridge was rebuilt in 1702 by Tobias Marr.", "Brimwick has 48,000 inhabitants."]
 
 
-def main(argv: list[str] | None = None) -> None:
+# markdown: the help (the module docstring) keeps its paragraphs and example commands
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode="markdown")
+
+
+@app.command(help=__doc__)
+def command(
+    loaded: Annotated[str, typer.Option(help="adapter counts to measure at (at least 6)")] = "6,42",
+    calls: Annotated[int, typer.Option(help="timed intrinsic calls per switch and count")] = 48,
+    threads: Annotated[int | None, typer.Option(help="torch threads (default: torch's)")] = None,
+) -> None:
     import alora_chain as ac
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--loaded", default="6,42", help="adapter counts to measure at (at least 6)")
-    parser.add_argument("--calls", type=int, default=48, help="timed intrinsic calls per switch and count")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    args = parser.parse_args(argv)
     try:
-        counts = sorted(int(n) for n in args.loaded.split(","))
+        counts = sorted(int(n) for n in loaded.split(","))
     except ValueError:
-        parser.error(f"--loaded takes whole numbers separated by commas, got {args.loaded!r}")
+        raise typer.BadParameter(f"--loaded takes whole numbers separated by commas, got {loaded!r}") from None
     if counts[0] < 6:
-        parser.error("--loaded counts start at the six built-ins")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+        raise typer.BadParameter("--loaded counts start at the six built-ins")
+    if threads:
+        torch.set_num_threads(threads)
 
     model = ac.load_model()
     print(f"{torch.get_num_threads()} torch threads")
-    for row in measure(model, counts, args.calls):
+    for row in measure(model, counts, calls):
         print(
             f"{row.adapters_loaded} adapters loaded: one switch PeftModel.set_adapter "
             f"{row.peft_switch_ms:.1f} ms, Model {row.model_switch_ms:.2f} ms "
-            f"({row.peft_switch_ms / row.model_switch_ms:.0f}x); alternating calls, median of {args.calls}: "
+            f"({row.peft_switch_ms / row.model_switch_ms:.0f}x); alternating calls, median of {calls}: "
             f"{row.peft_call_ms:.0f} ms with PEFT's switch, {row.model_call_ms:.0f} ms with Model's "
             f"({row.peft_call_ms / row.model_call_ms:.2f}x)"
         )
+
+
+def main() -> None:
+    """``python -m alora_chain.bench.switching``: run the command on ``sys.argv``."""
+    app(prog_name="python -m alora_chain.bench.switching")
 
 
 @dataclass

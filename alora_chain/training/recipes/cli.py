@@ -13,142 +13,168 @@ base model's own answers, graded automatically.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from typing import Annotated, Literal
 
+import typer
+
+from ...errors import AloraChainError
 from ..train import PRECISIONS, TrainConfig, train
 from .catalog import RECIPES, spec
 from .datasets import make_data
 from .scoring import evaluate_builtin, rerender_card
 
+# the built-ins with a recipe, and the precisions training knows: the choices of NAME and --precision
+RecipeName = Literal[tuple(sorted(RECIPES))]
+Precision = Literal[PRECISIONS]
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m alora_chain.training.recipes",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("name", choices=sorted(RECIPES))
-    parser.add_argument("--kind", choices=["alora", "lora"], default="alora")
-    parser.add_argument("--data", type=Path, default=None, help="data folder (default data/NAME)")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--train-seed", type=int, default=None,
-        help="seed of the adapter's initialisation and batch order only, on the same data "
-        "(default: --seed); several show how much a figure moves between training runs",
-    )
-    parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--data-only", action="store_true")
-    parser.add_argument("--evaluate", action="store_true", help="score OUT on the test split, write its card")
-    parser.add_argument(
-        "--card-only", action="store_true",
-        help="rewrite OUT's card from its results.json and the catalog (no data, no model)",
-    )
-    parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N test rows")
-    parser.add_argument(
-        "--split", choices=["test", "val"], default="test",
-        help="with --evaluate: val scores the validation split (to choose settings) and writes nothing",
-    )
-    parser.add_argument("--lora", type=Path, default=None, help="LoRA baseline folder to compare with")
-    parser.add_argument(
-        "--lora-results", type=Path, default=None,
-        help="an earlier results.json whose LoRA row, scored on the same test rows, stands in for --lora",
-    )
-    parser.add_argument("--lr", type=float, default=None, help="learning rate (default: the recipe's)")
-    parser.add_argument(
-        "--rank", type=int, default=None, help="adapter rank (default: the recipe's for aLoRA, else 32; LoRA 8)"
-    )
-    parser.add_argument(
-        "--modules",
-        default=None,
-        help="comma-separated target modules (default: the recipe's, q/k/v or all linear layers)",
-    )
-    parser.add_argument("--train-rows", type=int, default=None, help="training rows (default: the recipe's)")
-    parser.add_argument(
-        "--prose", type=float, default=0.0,
-        help="loosen this share of document sentences into prose in every split (groundedness; default 0)",
-    )
-    parser.add_argument(
-        "--dense", type=float, default=0.0,
-        help="share of rows whose document states every attribute of its entity, in every split "
-        "(groundedness; default 0)",
-    )
-    parser.add_argument(
-        "--sheets", type=float, default=0.0,
-        help="share of fact-sheet rows (a paragraph packing several facts of one subject) in every "
-        "split (groundedness; default 0)",
-    )
-    parser.add_argument(
-        "--seeded", type=float, default=0.0,
-        help="share of rows made from the hand-written seed sheets in every split, validation and test "
-        "from held-out domains (answerability, groundedness, context_relevance; default 0)",
-    )
-    parser.add_argument("--patience", type=int, default=None, help="validation passes without improvement")
-    parser.add_argument(
-        "--template-weights", choices=["base", "adapter"], default=None,
-        help="read the rendered template with base weights or inside the adapter (default: the recipe's)",
-    )
-    parser.add_argument(
-        "--init-from", default=None,
-        help="built-in name or folder to start from; none starts from zeros (default: the recipe's)",
-    )
-    parser.add_argument(
-        "--precision", choices=list(PRECISIONS), default=None,
-        help="compute precision of training (default: the recipe's); bf16 needs a CPU with AVX512-BF16 to pay "
-        "off; bf16-prefill (aLoRA): only the frozen prefix prefill in bf16",
-    )
-    args = parser.parse_args(argv)
-    if args.lora and args.lora_results:
-        parser.error("give --lora (re-run a baseline) or --lora-results (one scored earlier), not both")
-    recipe = RECIPES[args.name]
-    if args.template_weights:
-        recipe = replace(recipe, template_weights=args.template_weights)
-    if args.init_from:
-        recipe = replace(recipe, init_from=None if args.init_from == "none" else args.init_from)
-    if args.precision:
-        recipe = replace(recipe, precision=args.precision)
-    if args.card_only:
-        print(rerender_card(args.name, args.out))
-        return
-    paths = make_data(
-        args.name, args.data or Path("data") / args.name, seed=args.seed, train_rows=args.train_rows,
-        prose=args.prose, dense=args.dense, sheets=args.sheets, seeded_share=args.seeded,
-    )
-    if args.data_only:
-        print(json.dumps({k: str(v) for k, v in paths.items()}))
-        return
-    if args.evaluate:
-        evaluate_builtin(
-            args.name, args.out, paths, lora=args.lora, seed=args.seed, limit=args.limit, split=args.split,
-            lora_results=args.lora_results,
+# markdown: the help (the module docstring) keeps its paragraphs and example commands
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode="markdown")
+
+
+@app.command(help=__doc__)
+def command(
+    name: Annotated[RecipeName, typer.Argument()],
+    out: Annotated[Path, typer.Option()],
+    kind: Annotated[Literal["alora", "lora"], typer.Option()] = TrainConfig.kind,
+    data: Annotated[Path | None, typer.Option(help="data folder (default data/NAME)")] = None,
+    epochs: Annotated[int | None, typer.Option()] = None,
+    seed: Annotated[int, typer.Option()] = TrainConfig.seed,
+    train_seed: Annotated[
+        int | None,
+        typer.Option(
+            help="seed of the adapter's initialisation and batch order only, on the same data "
+            "(default: --seed); several show how much a figure moves between training runs"
+        ),
+    ] = None,
+    resume: Annotated[bool, typer.Option("--resume")] = False,
+    data_only: Annotated[bool, typer.Option("--data-only")] = False,
+    evaluate: Annotated[
+        bool, typer.Option("--evaluate", help="score OUT on the test split, write its card")
+    ] = False,
+    card_only: Annotated[
+        bool,
+        typer.Option("--card-only", help="rewrite OUT's card from its results.json and the catalog (no data, no model)"),
+    ] = False,
+    limit: Annotated[int | None, typer.Option(help="evaluate only the first N test rows")] = None,
+    split: Annotated[
+        Literal["test", "val"],
+        typer.Option(help="with --evaluate: val scores the validation split (to choose settings) and writes nothing"),
+    ] = "test",
+    lora: Annotated[Path | None, typer.Option(help="LoRA baseline folder to compare with")] = None,
+    lora_results: Annotated[
+        Path | None,
+        typer.Option(help="an earlier results.json whose LoRA row, scored on the same test rows, stands in for --lora"),
+    ] = None,
+    lr: Annotated[float | None, typer.Option(help="learning rate (default: the recipe's)")] = None,
+    rank: Annotated[
+        int | None,
+        typer.Option(
+            help=f"adapter rank (default: the recipe's for aLoRA, else {TrainConfig(kind='alora').resolved_rank()}; "
+            f"LoRA {TrainConfig(kind='lora').resolved_rank()})"
+        ),
+    ] = None,
+    modules: Annotated[
+        str | None,
+        typer.Option(help="comma-separated target modules (default: the recipe's, q/k/v or all linear layers)"),
+    ] = None,
+    train_rows: Annotated[int | None, typer.Option(help="training rows (default: the recipe's)")] = None,
+    prose: Annotated[
+        float,
+        typer.Option(help="loosen this share of document sentences into prose in every split (groundedness; default 0)"),
+    ] = 0.0,
+    dense: Annotated[
+        float,
+        typer.Option(
+            help="share of rows whose document states every attribute of its entity, in every split "
+            "(groundedness; default 0)"
+        ),
+    ] = 0.0,
+    sheets: Annotated[
+        float,
+        typer.Option(
+            help="share of fact-sheet rows (a paragraph packing several facts of one subject) in every "
+            "split (groundedness; default 0)"
+        ),
+    ] = 0.0,
+    seeded: Annotated[
+        float,
+        typer.Option(
+            help="share of rows made from the hand-written seed sheets in every split, validation and test "
+            "from held-out domains (answerability, groundedness, context_relevance; default 0)"
+        ),
+    ] = 0.0,
+    patience: Annotated[int | None, typer.Option(help="validation passes without improvement")] = None,
+    template_weights: Annotated[
+        Literal["base", "adapter"] | None,
+        typer.Option(help="read the rendered template with base weights or inside the adapter (default: the recipe's)"),
+    ] = None,
+    init_from: Annotated[
+        str | None,
+        typer.Option(help="built-in name or folder to start from; none starts from zeros (default: the recipe's)"),
+    ] = None,
+    precision: Annotated[
+        Precision | None,
+        typer.Option(
+            help="compute precision of training (default: the recipe's); bf16 needs a CPU with AVX512-BF16 to pay "
+            "off; bf16-prefill (aLoRA): only the frozen prefix prefill in bf16"
+        ),
+    ] = None,
+) -> None:
+    if lora and lora_results:
+        raise typer.BadParameter("give --lora (re-run a baseline) or --lora-results (one scored earlier), not both")
+    recipe = RECIPES[name]
+    if template_weights:
+        recipe = replace(recipe, template_weights=template_weights)
+    if init_from:
+        recipe = replace(recipe, init_from=None if init_from == "none" else init_from)
+    if precision:
+        recipe = replace(recipe, precision=precision)
+    try:
+        if card_only:
+            print(rerender_card(name, out))
+            return
+        paths = make_data(
+            name, data or Path("data") / name, seed=seed, train_rows=train_rows,
+            prose=prose, dense=dense, sheets=sheets, seeded_share=seeded,
         )
-        return
-    modules = tuple(args.modules.split(",")) if args.modules else recipe.modules
-    config = TrainConfig(
-        kind=args.kind,
-        epochs=args.epochs or recipe.epochs,
-        lr=args.lr or recipe.lr,
-        rank=args.rank if args.rank is not None else (recipe.rank if args.kind == "alora" else None),
-        target_modules=modules,
-        patience=args.patience or recipe.patience,
-        warmup_steps=5,
-        seed=args.seed if args.train_seed is None else args.train_seed,
-        init_from=_adapter_folder(recipe.init_from),
-        precision=recipe.precision,
-    )
-    result = train(
-        paths["train"], spec(args.name, recipe), args.out, config, validation=paths["val"], resume=args.resume
-    )
-    shutil.copy(paths["test"], args.out / "test.jsonl")  # the held-out split ships with the intrinsic
+        if data_only:
+            print(json.dumps({k: str(v) for k, v in paths.items()}))
+            return
+        if evaluate:
+            evaluate_builtin(
+                name, out, paths, lora=lora, seed=seed, limit=limit, split=split, lora_results=lora_results,
+            )
+            return
+        config = TrainConfig(
+            kind=kind,
+            epochs=epochs or recipe.epochs,
+            lr=lr or recipe.lr,
+            rank=rank if rank is not None else (recipe.rank if kind == "alora" else None),
+            target_modules=tuple(modules.split(",")) if modules else recipe.modules,
+            patience=patience or recipe.patience,
+            warmup_steps=5,
+            seed=seed if train_seed is None else train_seed,
+            init_from=_adapter_folder(recipe.init_from),
+            precision=recipe.precision,
+        )
+        result = train(paths["train"], spec(name, recipe), out, config, validation=paths["val"], resume=resume)
+    except AloraChainError as exc:  # a bad command line or data folder: say what, not a traceback
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    shutil.copy(paths["test"], out / "test.jsonl")  # the held-out split ships with the intrinsic
     print(
-        f"{args.name} ({args.kind}): {result.steps} steps, val loss {result.best_val_loss:.4f}, "
-        f"{result.train_tokens_per_s:.0f} tok/s, {result.examples_per_s:.2f} ex/s, {result.seconds:.0f} s -> {args.out}"
+        f"{name} ({kind}): {result.steps} steps, val loss {result.best_val_loss:.4f}, "
+        f"{result.train_tokens_per_s:.0f} tok/s, {result.examples_per_s:.2f} ex/s, {result.seconds:.0f} s -> {out}"
     )
+
+
+def main() -> None:
+    """``python -m alora_chain.training.recipes``: run the command on ``sys.argv``."""
+    app(prog_name="python -m alora_chain.training.recipes")
 
 
 def _adapter_folder(init_from: str | None) -> str | None:
