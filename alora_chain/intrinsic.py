@@ -1,7 +1,7 @@
 """Intrinsic: an inert, validated spec (template + aLoRA adapter + output) and the built-in registry.
 
-An intrinsic folder holds ``intrinsic.yaml``, the adapter folder and optionally its own
-template; templates are otherwise looked up in the package's ``prompts/``. Loading checks
+An intrinsic folder holds ``intrinsic.yaml``, the adapter folder and its template; a spec
+built in Python without a folder may name a built-in's template (``answerability.jinja``). Loading checks
 everything that can be checked without a model; :meth:`Intrinsic.bind` checks the rest
 (base-model identity, invocation tokens) against a loaded model.
 """
@@ -28,7 +28,7 @@ from pydantic import (
 from .chat import Message, encode_markup, encode_text
 from .errors import IntrinsicSpecError, InvalidArgumentError, UnknownIntrinsicError
 from .model import Model, ModelIdentity
-from .resources import builtin_intrinsics_dir, prompts_dir
+from .resources import builtin_intrinsics_dir, builtin_template
 from .templates import Template
 
 _ARG_TYPES = {"str": str, "list[str]": list, "int": int, "float": float, "bool": bool}
@@ -103,7 +103,7 @@ class Intrinsic(_Spec):
     base_model: BaseModelRef
     adapter: str = "adapter"  # folder, relative to the intrinsic folder
     adapter_kind: Literal["alora", "lora"] = "alora"
-    template: str  # jinja2 file name (intrinsic folder first, then prompts/)
+    template: str  # jinja2 file name (intrinsic folder first, then the built-in of that name)
     invocation: str = Field(min_length=1)
     # Where the rendered template goes. "base" (docs/design.md): a user turn before the invocation,
     # read with base weights, so the adapter runs on the invocation tokens only. "adapter":
@@ -209,15 +209,26 @@ class Intrinsic(_Spec):
             raise IntrinsicSpecError(f"intrinsic {self.name!r} has no folder; use Intrinsic.load(folder)")
         return self._folder / self.adapter
 
+    @property
+    def template_path(self) -> Path:
+        """The template file: in the intrinsic's folder, else the built-in's of that file name.
+
+        Example: a training spec without a folder naming ``answerability.jinja`` reads
+        ``intrinsics/answerability/answerability.jinja``, the one copy, kept beside its adapter.
+        """
+        if self._folder is not None and (self._folder / self.template).is_file():
+            return self._folder / self.template
+        found = builtin_template(self.template)
+        if found is None:
+            raise IntrinsicSpecError(
+                f"intrinsic {self.name!r}: template {self.template!r} is neither in its folder nor a "
+                f"built-in's template ({builtin_intrinsics_dir()}/NAME/NAME.jinja)"
+            )
+        return found
+
     @cached_property
     def template_obj(self) -> Template:
-        for folder in [self._folder, prompts_dir()]:
-            if folder is not None and (folder / self.template).is_file():
-                return Template.from_file(folder / self.template)
-        raise IntrinsicSpecError(
-            f"intrinsic {self.name!r}: template {self.template!r} is neither in its folder nor in "
-            f"{prompts_dir()}"
-        )
+        return Template.from_file(self.template_path)
 
     def fingerprint(self) -> str:
         """Short hash of the spec, template and adapter weights (for caches and result files).

@@ -1,4 +1,4 @@
-"""Where the package's data lives: built-in intrinsics, prompt templates, the demo knowledge base.
+"""Where the package's data lives: built-in intrinsics (with their templates), the demo knowledge base.
 
 In a wheel they are package data (``alora_chain/intrinsics`` ...); in a source checkout
 they are the top-level folders of the repository, as docs/design.md lays it out.
@@ -20,5 +20,12 @@ def builtin_intrinsics_dir() -> Path:
     return _data_dir("intrinsics")
 
 
-def prompts_dir() -> Path:
-    return _data_dir("prompts")
+def builtin_template(file_name: str) -> Path | None:
+    """The built-in template called ``file_name``, kept in its intrinsic's folder, or None.
+
+    Example: ``answerability.jinja`` -> ``intrinsics/answerability/answerability.jinja``.
+    """
+    if Path(file_name).name != file_name:
+        return None
+    path = builtin_intrinsics_dir() / Path(file_name).stem / file_name
+    return path if path.is_file() else None

@@ -65,14 +65,14 @@ def make_standin(model: ac.Model, root: Path, name: str, seed: int = 0) -> ac.In
 
     For testing code written against the built-ins without their trained weights; never ship one.
     """
-    from alora_chain.resources import prompts_dir
+    from alora_chain.resources import builtin_template
 
     arguments, output = BUILTIN_SHAPES[name]
     made = make_intrinsic(
         model,
         Path(root) / ".tmp",
         output=output,
-        template=(prompts_dir() / f"{name}.jinja").read_text(),
+        template=builtin_template(f"{name}.jinja").read_text(),
         arguments=arguments,
         invocation=f"<|im_start|>{name}\n",
         seed=seed,

@@ -10,7 +10,8 @@ import alora_chain as ac
 from alora_chain.chat import Message
 from alora_chain.errors import TemplateError, TemplateSecurityError
 from alora_chain.invocation import invocation_tokens
-from alora_chain.resources import prompts_dir
+from alora_chain.intrinsic import builtin
+from alora_chain.resources import builtin_intrinsics_dir
 from alora_chain.templates import Template
 
 ESCAPES = [
@@ -78,10 +79,20 @@ def test_argument_values_are_never_rendered_as_code(value):
 
 
 def test_builtin_prompts_compile_in_the_sandbox():
-    prompts = sorted(prompts_dir().glob("*.jinja"))
-    assert prompts, "prompts/ should ship templates"
+    prompts = sorted(builtin_intrinsics_dir().glob("*/*.jinja"))
+    assert len(prompts) == len(ac.intrinsics())
     for path in prompts:
         Template.from_file(path)  # raises TemplateError if a shipped prompt needs the unsandboxed env
+
+
+def test_each_builtin_template_has_one_copy_beside_its_adapter():
+    """A spec without a folder naming a built-in's template (training recipes do) reads that very file."""
+    assert not (builtin_intrinsics_dir().parent / "prompts").exists()  # no second copy to drift
+    for name in ac.intrinsics():
+        spec = builtin(name)
+        assert spec.template_path == spec.folder / spec.template
+        bare = ac.Intrinsic.model_validate(spec.model_dump(by_alias=True))
+        assert bare.folder is None and bare.template_path == spec.template_path
 
 
 def test_document_with_template_code_stays_literal_in_prompt_and_tokens(model, tmp_path):

@@ -78,11 +78,11 @@ def command(
 
 
 def _default_template(name: str) -> str:
-    from ..resources import prompts_dir
+    from ..resources import builtin_template
 
-    if (prompts_dir() / f"{name}.jinja").is_file():
+    if builtin_template(f"{name}.jinja") is not None:
         return f"{name}.jinja"
-    raise typer.BadParameter(f"no prompts/{name}.jinja; pass --template FILE or --like INTRINSIC")
+    raise typer.BadParameter(f"no built-in template {name}.jinja; pass --template FILE or --like INTRINSIC")
 
 
 def _rows(data: Path) -> list[dict]:
