@@ -39,8 +39,8 @@ def test_builtin_matches_embedded_model_and_its_adapter(model, name):
 
 
 def _case(example: dict):
-    """Known misses of the shipped adapters (listed in their cards) are strict xfails: if an adapter
-    starts getting one right, the test says so and the example's flag and the card need updating."""
+    """Known misses of the shipped adapters (listed in docs/training-log.md) are strict xfails: if an adapter
+    starts getting one right, the test says so and the example's flag and docs/training-log.md need updating."""
     marks = [pytest.mark.xfail(strict=True, reason="known miss of the shipped adapter (see its card)")] if example.get("known_miss") else []
     return pytest.param(example, marks=marks, id=example["intrinsic"])
 

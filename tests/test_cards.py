@@ -8,7 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from alora_chain.training.cards import headline, overview_table, training_verdict, verdicts
+from alora_chain.training.cards import training_verdict, verdicts
+from alora_chain.training.docs import headline, overview_table
 
 
 def _choice(alora: float, prompt: float, lora: float | None = None) -> dict:
@@ -80,7 +81,8 @@ def test_the_headline_figure_is_the_aloras_first_metric_of_its_kind():
 
 def test_card_states_per_item_reading_and_points_to_the_history_in_the_training_log(tmp_path):
     from alora_chain.resources import builtin_intrinsics_dir
-    from alora_chain.training.cards import history_section, write_card
+    from alora_chain.training.cards import write_card
+    from alora_chain.training.docs import history_section
 
     folder = tmp_path / "answerability"
     shutil.copytree(builtin_intrinsics_dir() / "answerability", folder)
@@ -308,7 +310,8 @@ def test_a_card_says_when_its_adapter_was_trained_under_bf16(tmp_path):
 
 def test_a_card_shows_the_test_rows_scored_again_with_documents_in_prose(tmp_path):
     from alora_chain.resources import builtin_intrinsics_dir
-    from alora_chain.training.cards import variant_sections, write_card
+    from alora_chain.training.cards import write_card
+    from alora_chain.training.docs import variant_sections
 
     folder = tmp_path / "groundedness"
     shutil.copytree(builtin_intrinsics_dir() / "groundedness", folder)

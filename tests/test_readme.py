@@ -29,7 +29,7 @@ def test_readme_results_table_is_the_one_the_shipped_results_give():
     """The README's table of built-ins (one figure each) and docs/results.md's full table are printed
     from intrinsics/*/results.json, never typed."""
     from alora_chain.resources import builtin_intrinsics_dir
-    from alora_chain.training.cards import headline_table, overview_table
+    from alora_chain.training.docs import headline_table, overview_table
 
     assert headline_table(builtin_intrinsics_dir()) in (ROOT / "README.md").read_text()
     assert overview_table(builtin_intrinsics_dir()) in (ROOT / "docs" / "results.md").read_text()
@@ -37,7 +37,7 @@ def test_readme_results_table_is_the_one_the_shipped_results_give():
 
 def test_generated_parts_of_readme_and_docs_are_current():
     """What results.json and the recipe catalog render is what README.md and docs/ hold."""
-    from alora_chain.training.cards import block, generated_blocks
+    from alora_chain.training.docs import block, generated_blocks
 
     for relative, blocks in generated_blocks(ROOT).items():
         text = (ROOT / relative).read_text()

@@ -1,26 +1,24 @@
-"""Intrinsic cards, and the generated parts of README.md and docs/, from results.json and the recipes.
+"""An intrinsic's card (``intrinsics/<name>/README.md``), from its results.json and recipe.
 
-A card (``intrinsics/<name>/README.md``) is short: what the intrinsic does, a usage snippet, its
-figures, limits and the reproduce command. The target verdicts ("met" / "missed") are computed from
-``results.json``, never typed by hand. The per-path tables go to ``docs/results.md`` and each recipe's
-history (what was tried, measured limits) to ``docs/training-log.md``, between markers that
-``python -m alora_chain.training.cards --write`` rewrites; the tests check that they are current.
+A card is short: what the intrinsic does, a usage snippet, its figures, limits and the reproduce
+command. The target verdicts ("met" / "missed") are computed from ``results.json``, never typed by
+hand. The tables and verdicts here are shared with :mod:`.docs`, which renders the generated blocks
+of README.md and docs/; ``python -m alora_chain.training.cards --write`` (the command their markers
+name) runs it.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import textwrap
 from pathlib import Path
 
 from ..intrinsic import Intrinsic
-from .metrics import BOOTSTRAP_RESAMPLES
 
 _SHOWN = ("accuracy", "macro_f1", "auroc", "ece", "brier", "exact_match", "token_f1", "recall_at_3")
 
 
-def _fmt(value) -> str:
+def cell(value) -> str:
     return "—" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
@@ -34,12 +32,12 @@ def results_table(results: dict) -> str:
     metrics = [m for m in _SHOWN if any(m in p["metrics"] for p in paths.values())]
     lines = ["| path | " + " | ".join(metrics) + " | median latency |", "|---" * (len(metrics) + 2) + "|"]
     for name, path in sorted(paths.items(), key=lambda item: _PATH_ORDER.get(item[0], len(_PATH_ORDER))):
-        cells = [_fmt(path["metrics"].get(m)) for m in metrics]
+        cells = [cell(path["metrics"].get(m)) for m in metrics]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {path['latency_median_s'] * 1000:.0f} ms |")
     return "\n".join(lines)
 
 
-def _metric(results: dict, path: str, name: str) -> float | None:
+def path_metric(results: dict, path: str, name: str) -> float | None:
     return results["paths"].get(path, {}).get("metrics", {}).get(name)
 
 
@@ -65,7 +63,7 @@ def verdicts(results: dict) -> list[str]:
 
     kind = results["kind"]
     if kind == "choice":
-        acc, prompt, lora = (_metric(results, p, "accuracy") for p in ("alora", "prompt", "lora"))
+        acc, prompt, lora = (path_metric(results, p, "accuracy") for p in ("alora", "prompt", "lora"))
         return [
             line("≥ 85% accuracy", acc >= 0.85, f"{acc:.0%}"),
             line(
@@ -76,15 +74,15 @@ def verdicts(results: dict) -> list[str]:
             versus_lora("within 2 points of standard LoRA", acc, lora, ".0%", "+.0f"),
         ]
     if kind == "score":
-        ece, auroc = _metric(results, "alora", "ece"), _metric(results, "alora", "auroc")
-        lora = _metric(results, "lora", "auroc")
+        ece, auroc = path_metric(results, "alora", "ece"), path_metric(results, "alora", "auroc")
+        lora = path_metric(results, "lora", "auroc")
         return [
             line("ECE ≤ 0.10", ece <= 0.10, f"{ece:.3f}"),
-            line("AUROC ≥ 0.75", auroc is not None and auroc >= 0.75, _fmt(auroc)),
+            line("AUROC ≥ 0.75", auroc is not None and auroc >= 0.75, cell(auroc)),
             versus_lora("AUROC within 2 points of standard LoRA", auroc, lora, ".3f", "+.1f"),
         ]
     raw = results.get("reference", {}).get("raw_last_turn_recall_at_3")
-    recall = _metric(results, "alora", "recall_at_3")
+    recall = path_metric(results, "alora", "recall_at_3")
     if raw is None or recall is None:
         return []
     return [
@@ -96,7 +94,7 @@ def verdicts(results: dict) -> list[str]:
         versus_lora(
             "recall@3 within 2 points of standard LoRA",
             recall,
-            _metric(results, "lora", "recall_at_3"),
+            path_metric(results, "lora", "recall_at_3"),
             ".2f",
             "+.0f",
         ),
@@ -118,62 +116,7 @@ def training_verdict(training: dict) -> str:
     return f"{target}: {verdict} ({seconds / 60:.0f} min)"
 
 
-def _summary(results: dict, path: str) -> str:
-    if path not in results["paths"]:
-        return "not trained (CPU budget)" if path == "lora" else "—"
-    metrics = results["paths"][path]["metrics"]
-    shown = {
-        "choice": ("accuracy", "macro_f1", "auroc"),
-        "score": ("ece", "brier", "auroc"),
-        "text": ("recall_at_3", "exact_match", "token_f1"),
-    }[results["kind"]]
-    short = {
-        "accuracy": "acc",
-        "macro_f1": "F1",
-        "auroc": "AUROC",
-        "ece": "ECE",
-        "brier": "Brier",
-        "recall_at_3": "recall@3",
-        "exact_match": "EM",
-        "token_f1": "F1",
-    }
-    cells = ", ".join(f"{short[m]} {_fmt(metrics.get(m))}" for m in shown if m in metrics)
-    return f"{cells} ({results['paths'][path]['latency_median_s'] * 1000:.0f} ms)"
-
-
-def overview_table(root: Path) -> str:
-    """Every built-in on one table (aLoRA / LoRA / prompt, targets) from ``root/*/results.json``.
-
-    Printed in ``docs/results.md``; the README shows :func:`headline_table` instead.
-    """
-    lines = [
-        "| intrinsic | test rows | aLoRA | LoRA baseline | zero-shot prompt | targets |",
-        "|---|---|---|---|---|---|",
-    ]
-    for folder in _scored(root):
-        results = json.loads((folder / "results.json").read_text())
-        cells = [_summary(results, p) for p in ("alora", "lora", "prompt")]
-        training = Intrinsic.load(folder).training if (folder / "intrinsic.yaml").is_file() else {}
-        targets = "; ".join([*verdicts(results), training_verdict(training)])
-        lines.append(f"| `{folder.name}` | {results['examples']} | " + " | ".join(cells) + f" | {targets} |")
-    return "\n".join(lines)
-
-
-def _scored(root: Path) -> list[Path]:
-    return sorted(p for p in root.iterdir() if (p / "results.json").is_file())
-
-
-# the one figure a reader compares first, per output kind: (metric, its name in a table)
-_HEADLINE = {"choice": ("accuracy", "accuracy"), "score": ("auroc", "AUROC"), "text": ("recall_at_3", "BM25 recall@3")}
-
-
-def headline(results: dict) -> str:
-    """The aLoRA's one headline figure on its test split, e.g. ``accuracy 0.94 (100 rows)``."""
-    metric, label = _HEADLINE[results["kind"]]
-    return f"{label} {_metric(results, 'alora', metric):.2f} ({results['examples']} rows)"
-
-
-def _returns(spec: Intrinsic) -> tuple[str, str]:
+def returns(spec: Intrinsic) -> tuple[str, str]:
     """What ``invoke`` gives back as ``(value, score)``, from the output spec: ``("bool", "P(answerable)")``."""
     output = spec.output
     positive = getattr(output, "positive", None)
@@ -182,28 +125,9 @@ def _returns(spec: Intrinsic) -> tuple[str, str]:
     return {"score": ("float in [0, 1]", "the same"), "text": ("str", "None")}.get(output.kind, ("validated JSON", "None"))
 
 
-def headline_table(root: Path) -> str:
-    """The README's table of built-ins: what each asks, its arguments, what it returns, one figure."""
-    lines = [
-        "| intrinsic | what it does | arguments | returns | generated test split | hand-written test |",
-        "|---|---|---|---|---|---|",
-    ]
-    for folder in _scored(root):
-        spec = Intrinsic.load(folder)
-        results = json.loads((folder / "results.json").read_text())
-        # the description's first sentence, without a closing aside: "Is the document relevant ...?"
-        does = re.sub(r" \([^)]*\)(?=\.$)", "", re.split(r"(?<=[?.]) ", spec.description)[0])
-        args = ", ".join(f"`{k}: {v}`" for k, v in spec.arguments.items()) or "—"
-        # the hand-written suites (evals/) are being written: their figures go to docs/results.md
-        value, score = _returns(spec)
-        lines.append(
-            f"| `{spec.name}` | {does} | {args} | {value}; score {score} | {headline(results)} | see docs/results.md |"
-        )
-    return "\n".join(lines)
-
-
-# how each test-row variant (Recipe.test_variants) was written: its card section's heading and text
-_VARIANTS = {
+# how each test-row variant (Recipe.test_variants) was written: its heading (a card's line, a section of
+# docs/results.md) and the section's text
+VARIANTS = {
     "prose": (
         "The same test rows, documents loosened into prose",
         "Each fact sentence, at rate {rate} each, goes on after its value, gains a comma clause, or is\n"
@@ -226,46 +150,6 @@ _VARIANTS = {
     ),
 }
 
-
-def variant_sections(results: dict) -> str:
-    """The card's tables for test rows written again another way (``prose_test``, ``dense_test``)."""
-    return "".join(_variant_section(results, variant) for variant in _VARIANTS)
-
-
-def _variant_section(results: dict, variant: str) -> str:
-    scored = results.get(f"{variant}_test")
-    if not scored:
-        return ""
-    heading, text = _VARIANTS[variant]
-    text = text.format(rate=scored[variant], n=scored["examples"])
-    others = {"prompt": "zero-shot prompting", "lora": "standard LoRA"}
-    gaps = " ".join(
-        f"aLoRA minus {others[path]} here: {_gap_text(scored['gaps'][path])}."
-        for path in ("prompt", "lora") if path in scored["gaps"]
-    )
-    return f"""
-### {heading} (`test_{variant}.jsonl`)
-
-{text}
-
-{results_table(scored)}
-
-{gaps}
-"""
-
-
-def _gap_text(gap: dict) -> str:
-    """"+30 pts (95% interval +20 to +41 pts)"; the interval left out where none was measured."""
-    bounds = gap.get("interval95")
-    interval = f" (95% interval {100 * bounds[0]:+.0f} to {100 * bounds[1]:+.0f} pts)" if bounds else ""
-    return f"{100 * gap['difference']:+.0f} pts{interval}"
-
-
-_INTERVALS = (
-    f"\nIntervals: aLoRA minus the other path on the same test rows, {BOOTSTRAP_RESAMPLES:,} paired bootstrap resamples\n"
-    "of those rows; a verdict uses the measured figure, the interval shows how far it could move\n"
-    "with another draw of test rows of this size.\n"
-)
 
 # what "the same data and budget" compares: a training setting and its name in a card
 _BUDGET = {"data_sha256": "rows", "target_modules": "layers", "epochs": "epochs", "lr": "learning rate"}
@@ -340,15 +224,6 @@ def _machine(training: dict) -> str:
     )
 
 
-def _seeds_note(seeds: str) -> str:
-    if not seeds:
-        return ""
-    return (
-        "\nOther training seeds (`--train-seed N`: the same data, settings and test rows, another "
-        f"initialisation and batch order), aLoRA and LoRA alike: {seeds}.\n"
-    )
-
-
 # a conversation and arguments per built-in for its card's usage snippet; another intrinsic gets
 # a generic one built from its argument types
 _BATTERY = "The Scout R2's battery lasts 14 hours on one charge."
@@ -398,7 +273,7 @@ _LIMITS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _wrapped(text: str) -> str:
+def bullet(text: str) -> str:
     """``text`` as a markdown bullet, wrapped at 110 characters."""
     return textwrap.fill(text, width=110, initial_indent="- ", subsequent_indent="  ", break_long_words=False,
                          break_on_hyphens=False)
@@ -417,11 +292,11 @@ def usage(spec: Intrinsic) -> str:
     lines += [f"s.{role}({quoted(text)})" for role, text in turns]
     call = "".join(f", {name}={quoted(value)}" for name, value in arguments.items())
     lines.append(f"r = s.invoke({quoted(spec.name)}{call})")
-    lines.append(f"r.value, r.score  # {', '.join(_returns(spec))}")
+    lines.append(f"r.value, r.score  # {', '.join(returns(spec))}")
     return "\n".join(lines)
 
 
-def _lora_note(results: dict, training: dict) -> str:
+def lora_note(results: dict, training: dict) -> str:
     """How the ``lora`` row was trained (or that it was not), and where it was scored."""
     if "lora" not in results["paths"]:
         return "\nThe standard-LoRA baseline was not trained for this intrinsic (CPU budget).\n"
@@ -441,12 +316,12 @@ def _lora_note(results: dict, training: dict) -> str:
 def _variant_lines(results: dict) -> str:
     """One line per test-row variant for a card (the full tables are in docs/results.md)."""
     lines = []
-    for variant, (heading, _) in _VARIANTS.items():
+    for variant, (heading, _) in VARIANTS.items():
         scored = results.get(f"{variant}_test")
         if scored:
             metric = next(m for m in _SHOWN if m in scored["paths"]["alora"]["metrics"])
             figures = ", ".join(
-                f"{path} {_fmt(scored['paths'][path]['metrics'].get(metric))}"
+                f"{path} {cell(scored['paths'][path]['metrics'].get(metric))}"
                 for path in sorted(scored["paths"], key=lambda p: _PATH_ORDER.get(p, len(_PATH_ORDER)))
             )
             lines.append(f"- {heading} (`test_{variant}.jsonl`, {scored['examples']} rows): {metric} {figures}")
@@ -474,13 +349,13 @@ def write_card(
     recipe's defaults alone do not (a run continued from an earlier one). ``setup``: a shell
     command the training commands need first (a start restored from git). ``lora_stages``: the
     same as ``stages`` for the LoRA baseline. ``tried``, ``limits`` and ``seeds`` are the recipe's
-    history; the card links to docs/training-log.md, where :func:`history_section` renders them.
+    history; the card links to docs/training-log.md, where :func:`.docs.history_section` renders them.
     """
     spec = Intrinsic.load(folder)
     training = spec.training
     args = ", ".join(f"`{k}: {v}`" for k, v in spec.arguments.items()) or "none"
     labels = f" over {' / '.join(f'`{label}`' for label in spec.labels)}" if spec.output.kind == "choice" else ""
-    value, score = _returns(spec)
+    value, score = returns(spec)
     about = [f"* arguments: {args}", f"* output: `{spec.output.kind}`{labels}; `r.value` {value}, `r.score` {score}"]
     if spec.per_item:
         about.append(
@@ -523,12 +398,12 @@ def write_card(
 From the training generator's family, so not a held-out judge; hand-written test: see [docs/results.md](../../docs/results.md).
 
 {results_table(results)}
-{_lora_note(results, training)}
+{lora_note(results, training)}
 {_variant_lines(results)}{chr(10).join("- " + v for v in [*verdicts(results), training_verdict(training)])}
 
 ## Limits
 
-{chr(10).join(_wrapped(line) for line in limit_lines)}
+{chr(10).join(bullet(line) for line in limit_lines)}
 
 ## Reproduce
 
@@ -546,130 +421,9 @@ Trained {training.get("steps")} steps on `{training.get("data")}` (`alora_chain.
     return path
 
 
-def results_section(folder: Path) -> str:
-    """``docs/results.md``'s section for one built-in: every path, the LoRA baseline, variants, targets."""
-    spec = Intrinsic.load(folder)
-    results = json.loads((folder / "results.json").read_text())
-    targets = "\n".join("- " + v for v in [*verdicts(results), training_verdict(spec.training)])
-    return f"""### {spec.name} (v{spec.version})
-
-{results["examples"]} test rows (`intrinsics/{spec.name}/test.jsonl`), generated, split from training by template and entity.
-
-{results_table(results)}
-{_lora_note(results, spec.training)}{variant_sections(results)}
-Targets (measured above, never tuned on this split):
-{targets}
-{_INTERVALS if results.get("gaps") else ""}"""
-
-
-def _clauses(text: str) -> list[str]:
-    """Split a catalog text at its top-level "; " (never inside brackets or `code`)."""
-    parts, depth, code, start = [], 0, False, 0
-    for i, char in enumerate(text):
-        code ^= char == "`"
-        depth += (char in "([") - (char in ")]")
-        if not code and depth == 0 and text.startswith("; ", i):
-            parts.append(text[start:i])
-            start = i + 2
-    return [p.strip() for p in [*parts, text[start:]] if p.strip()]
-
-
-# a clause starting so goes on about the run before it ("it was shipped before and scored ...")
-_GOES_ON = ("it ", "its ", "at ", "not ", "neither ", "so ", "and ", "but ", "then ", "scored ", "that ", "on the ",
-            "the same command", "the LoRA baseline:", "the probes above", "with ")
-
-
-def _bullets(text: str) -> str:
-    """A catalog text as bullets: one per run or setting, its follow-up clauses kept with it."""
-    entries: list[str] = []
-    for clause in _clauses(text):
-        if entries and clause.startswith(_GOES_ON):
-            entries[-1] += f"; {clause}"
-        else:
-            entries.append(clause)
-    return "\n".join(_wrapped(entry) for entry in entries)
-
-
-def history_section(name: str, tried: str = "", limits: str = "", seeds: str = "", version: str = "") -> str:
-    """``docs/training-log.md``'s section for one recipe: other seeds, measured limits, what was tried."""
-    parts = [f"### {name}" + (f" (v{version} shipped)" if version else "")]
-    if seeds:
-        parts.append(_seeds_note(seeds).strip())
-    if limits:
-        parts.append("Known limits, measured:\n" + _bullets(limits))
-    if tried:
-        parts.append("Also tried, not shipped:\n" + _bullets(tried))
-    if len(parts) == 1:
-        parts.append("Nothing else recorded: the recipe's first run shipped.")
-    return "\n\n".join(parts) + "\n"
-
-
-def training_history(root: Path) -> str:
-    """Every recipe's :func:`history_section`, with the version shipped in ``root``."""
-    from .recipes import RECIPES
-
-    return "\n".join(
-        history_section(name, r.tried, r.limits, r.seeds, Intrinsic.load(root / name).version if (root / name).is_dir() else "")
-        for name, r in sorted(RECIPES.items())
-    )
-
-
-# the generated blocks: file (relative to the repository) -> block name -> its text from the results
-def generated_blocks(repo: Path) -> dict[str, dict[str, str]]:
-    root = repo / "intrinsics"
-    return {
-        "README.md": {"built-ins": headline_table(root)},
-        "docs/results.md": {
-            "overview": overview_table(root),
-            "per-intrinsic": "\n".join(results_section(folder) for folder in _scored(root)),
-        },
-        "docs/training-log.md": {"tried": training_history(root)},
-    }
-
-
-def _markers(name: str) -> tuple[str, str]:
-    return f"<!-- {name}: generated by python -m alora_chain.training.cards --write -->", f"<!-- end {name} -->"
-
-
-def block(text: str, name: str) -> str | None:
-    """The text between ``name``'s markers in ``text`` (without their newlines), or None where they are missing."""
-    begin, end = _markers(name)
-    if f"{begin}\n" not in text or f"\n{end}" not in text:
-        return None
-    body = text.split(f"{begin}\n", 1)[1]
-    return "" if body.startswith(end) else body.split(f"\n{end}", 1)[0]
-
-
-def write_generated(repo: Path) -> list[Path]:
-    """Rewrite every generated block under ``repo``; returns the files that changed."""
-    changed = []
-    for relative, blocks in generated_blocks(repo).items():
-        path = repo / relative
-        text = old = path.read_text()
-        for name, body in blocks.items():
-            current = block(text, name)
-            if current is None:
-                raise ValueError(f"{relative} has no {name!r} block: add the two marker lines {_markers(name)}")
-            begin, end = _markers(name)
-            inside = f"{begin}\n{current}\n{end}" if current else f"{begin}\n{end}"
-            text = text.replace(inside, f"{begin}\n{body}\n{end}", 1)
-        if text != old:
-            path.write_text(text)
-            changed.append(path)
-    return changed
-
 
 if __name__ == "__main__":
-    import argparse
+    # the command the generated blocks' markers name; the blocks themselves are docs.py's
+    from .docs import main
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", type=Path, nargs="?", const=Path("."), metavar="REPO",
-                        help="rewrite the generated blocks of README.md and docs/ in REPO (default: here)")
-    args = parser.parse_args()
-    if args.write:
-        for path in write_generated(args.write):
-            print(f"rewrote {path}")
-    else:
-        from ..resources import builtin_intrinsics_dir
-
-        print(overview_table(builtin_intrinsics_dir()))
+    main()

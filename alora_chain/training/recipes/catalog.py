@@ -1,7 +1,8 @@
 """The built-in recipes: each intrinsic's spec, data sizes and training budget, and what was tried.
 
 A recipe is inert data (like an ``Intrinsic``); ``datasets`` writes its rows, ``cli`` trains it,
-``scoring`` scores it and writes its card. The ``tried`` and ``limits`` texts go into the card.
+``scoring`` scores it and writes its card. The ``tried`` and ``limits`` texts go into
+docs/training-log.md.
 """
 
 from __future__ import annotations
