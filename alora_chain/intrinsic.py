@@ -306,12 +306,9 @@ class Intrinsic(_Spec):
 
     @property
     def labels(self) -> list[str]:
+        """The labels a one-pass output scores (a score output's are the keys of its values); [] otherwise."""
         out = self.output
-        if isinstance(out, ChoiceOutput):
-            return list(out.labels)
-        if isinstance(out, ScoreOutput):
-            return list(out.labels)
-        return []
+        return list(out.labels) if isinstance(out, ChoiceOutput | ScoreOutput) else []
 
     def target_ids(self, tokenizer, target: str, eos_id: int) -> list[int]:
         """Tokens the adapter is trained to produce after the invocation for ``target``."""
