@@ -9,8 +9,8 @@ import pytest
 import alora_chain as ac
 from alora_chain.chat import Message
 from alora_chain.errors import TemplateError, TemplateSecurityError
-from alora_chain.invocation import invocation_tokens
 from alora_chain.intrinsic import builtin
+from alora_chain.invocation import invocation_tokens
 from alora_chain.resources import builtin_intrinsics_dir
 from alora_chain.templates import Template
 
