@@ -17,6 +17,7 @@ from . import (
     certainty,
     context_relevance,
     groundedness,
+    guards,
     query_rewrite,
     requirement_check,
     seeded,
@@ -45,6 +46,12 @@ SEEDED_GENERATORS: dict[str, Callable[..., list[dict]]] = {
 SEEDED_ITEM_GENERATORS: dict[str, Callable[..., list[dict]]] = {
     "answerability": seeded.answerability_items,
     "groundedness": seeded.groundedness_items,
+}
+# The input guards (#51): rows composed from the hand-written seeds in seeds_guard/ (see ``guards``),
+# kept out of GENERATORS until their intrinsics ship (the generic datagen tests expect a shipped test split).
+GUARD_GENERATORS: dict[str, Callable[..., list[dict]]] = {
+    "jailbreak": guards.jailbreak,
+    "prompt_injection": guards.prompt_injection,
 }
 DEFAULT_SIZES = {"train": 800, "val": 100, "test": 200}
 
