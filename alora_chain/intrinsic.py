@@ -353,12 +353,39 @@ def resolve(intrinsic: Intrinsic | str | Path) -> Intrinsic:
     if isinstance(intrinsic, Path) or (
         isinstance(intrinsic, str) and ("/" in intrinsic or "\\" in intrinsic)
     ):
-        return Intrinsic.load(intrinsic)
+        return _load_kept(intrinsic)
     if isinstance(intrinsic, str):
         return builtin(intrinsic)
     raise InvalidArgumentError(
         f"expected an Intrinsic, a built-in name or a folder, got {type(intrinsic).__name__}"
     )
+
+
+# spec file -> (template file, both files' stamps, the spec loaded from them)
+_LOADED: dict[Path, tuple[Path, tuple, Intrinsic]] = {}
+
+
+def _load_kept(path: str | Path) -> Intrinsic:
+    """``Intrinsic.load(path)``, kept per folder until its intrinsic.yaml or template changes.
+
+    A fresh spec hashes its adapter weights again (``fingerprint``), so ``invoke("path")``
+    paid that on every call; a kept spec rechecks only the weights file's size and mtime.
+    """
+    spec_file = Path(path).resolve()
+    spec_file = spec_file / "intrinsic.yaml" if spec_file.is_dir() else spec_file
+    kept = _LOADED.get(spec_file)
+    if kept is not None and kept[1] == _stamp(spec_file, kept[0]):
+        return kept[2]
+    before = _stamp(spec_file)
+    spec = Intrinsic.load(spec_file)
+    _LOADED[spec_file] = (spec.template_path, before + _stamp(spec.template_path), spec)
+    return spec
+
+
+def _stamp(*files: Path) -> tuple:
+    """(size, mtime, inode) of each file, None where it is missing: what an edit changes."""
+    stats = [file.stat() if file.is_file() else None for file in files]
+    return tuple(stat and (stat.st_size, stat.st_mtime_ns, stat.st_ino) for stat in stats)
 
 
 _MAX_SPEC_BYTES = 1 << 20

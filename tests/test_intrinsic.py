@@ -54,6 +54,21 @@ def test_valid_spec_loads(tmp_path):
     assert spec.arguments == {"documents": "list[str]"}
 
 
+def test_a_folder_path_is_loaded_once_until_its_spec_or_template_changes(tmp_path):
+    from alora_chain.intrinsic import resolve
+
+    folder = _write(tmp_path / "a", VALID)
+    first = resolve(str(folder))
+    # the same object: its adapter fingerprint is not hashed again on every invoke("path")
+    assert resolve(str(folder)) is first and resolve(folder / "intrinsic.yaml") is first
+    (folder / "intrinsic.yaml").write_text(VALID.replace("a test intrinsic", "an edited one"))
+    edited = resolve(str(folder))
+    assert edited is not first and edited.description == "an edited one"
+    (folder / "prompt.jinja").write_text("Sources: {{ documents | join(' ') }}")
+    assert resolve(str(folder)) is not edited
+    assert resolve(str(folder)).template_obj.source.startswith("Sources")
+
+
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
