@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from ..intrinsic import Intrinsic
 from .cards import (
@@ -264,19 +267,22 @@ def write_generated(repo: Path) -> list[Path]:
     return changed
 
 
-
-def main() -> None:
-    """``python -m alora_chain.training.cards``: print the overview table, or ``--write`` the blocks."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", type=Path, nargs="?", const=Path("."), metavar="REPO",
-                        help="rewrite the generated blocks of README.md and docs/ in REPO (default: here)")
-    args = parser.parse_args()
-    if args.write:
-        for path in write_generated(args.write):
+def command(
+    write: Annotated[
+        bool, typer.Option("--write", help="Rewrite the generated blocks of README.md and docs/.")
+    ] = False,
+    repo: Annotated[Path, typer.Option(help="The repository whose files --write rewrites.")] = Path("."),
+) -> None:
+    """Print the overview table of the built-ins, or --write the generated blocks of the docs."""
+    if write:
+        for path in write_generated(repo):
             print(f"rewrote {path}")
     else:
         from ..resources import builtin_intrinsics_dir
 
         print(overview_table(builtin_intrinsics_dir()))
+
+
+def main() -> None:
+    """``python -m alora_chain.training.cards``."""
+    typer.run(command)
