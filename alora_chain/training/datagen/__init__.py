@@ -20,6 +20,7 @@ from . import (
     guards,
     query_rewrite,
     requirement_check,
+    requirements_real,
     seeded,
 )
 
@@ -30,6 +31,12 @@ GENERATORS: dict[str, Callable[..., list[dict]]] = {
     "query_rewrite": query_rewrite.generate,
     "certainty": certainty.generate,
     "context_relevance": context_relevance.generate,
+}
+# Requirement-check rows from hand-written replies (seeds_requirements/*.json), labelled by the
+# IFEval/IFBench checkers of if-verifiable (the ``train`` extra) or by construction: a second
+# source beside ``GENERATORS["requirement_check"]``, which it leaves as it is.
+REAL_GENERATORS: dict[str, Callable[..., list[dict]]] = {
+    "requirement_check": requirements_real.generate,
 }
 # One-item rows for intrinsics whose adapter reads one list item per call (``per_item``).
 ITEM_GENERATORS: dict[str, Callable[..., list[dict]]] = {
