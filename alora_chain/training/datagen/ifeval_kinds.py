@@ -241,8 +241,11 @@ def _no_comma(rng, seed, want, pool):
 
 
 def _other_words(seed, pool, text: str) -> list[str]:
-    """Content words of the domain's other replies that ``text`` does not contain."""
-    words = {w for s in pool if s.domain == seed.domain and s.id != seed.id for w in content_words(s.reply)}
+    """Content words of the domain's other replies (the split's, where it has no other seed of the
+    domain) that ``text`` does not contain."""
+    others = [s for s in pool if s.id != seed.id]
+    neighbours = [s for s in others if s.domain == seed.domain] or others
+    words = {w for s in neighbours for w in content_words(s.reply)}
     return sorted(w for w in words if w not in text.lower())
 
 
