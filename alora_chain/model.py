@@ -63,6 +63,10 @@ class Model:
     _peft: object = field(default=None, repr=False)  # PeftModel once an adapter is loaded
     _tuner_layers: tuple | None = field(default=None, repr=False)  # PEFT's injected layers; None: find again
     _auxiliary: bool | None = field(default=None, repr=False)  # any modules_to_save etc.; None: look again
+    # Go through PEFT's own adapter switch (set_adapter) and per-forward hooks instead of the
+    # faster ones below; the results are the same. Only benchmarks set these, to time both ways.
+    peft_switch: bool = field(default=False, repr=False)
+    peft_hooks: bool = field(default=False, repr=False)
 
     @property
     def config(self):
@@ -215,18 +219,18 @@ class Model:
                 raise ValueError(f"no adapter loaded under the name(s) {sorted(unknown)}")
             if self._has_auxiliary_modules():  # their copies need the names too: PEFT's (or its refusal)
                 return self._peft(**kwargs, adapter_names=names, alora_offsets=offsets).logits
-            with self._layer_arguments(adapter_names=names, alora_offsets=offsets):
+            with self.layer_arguments(adapter_names=names, alora_offsets=offsets):
                 return self._peft.base_model(**kwargs).logits
         info = self.adapters[adapter]
-        self._activate(adapter)
+        self.activate(adapter)
         if info.invocation_ids is None:  # a standard LoRA applies to every token
             return self._peft(**kwargs).logits
         if adapter_tokens is None:
             raise ValueError("an aLoRA forward needs adapter_tokens (the library's offset)")
-        with self._layer_arguments(alora_offsets=[int(adapter_tokens)]):
+        with self.layer_arguments(alora_offsets=[int(adapter_tokens)]):
             return self._peft.base_model(**kwargs).logits
 
-    def _activate(self, name: str) -> None:
+    def activate(self, name: str) -> None:
         """Make ``name`` the adapter PEFT's layers apply, by setting each layer's active adapter.
 
         Not ``PeftModel.set_adapter()``: like ``disable_adapter`` it also resets
@@ -237,16 +241,16 @@ class Model:
         """
         if self._peft.active_adapter == name:
             return
-        if self._has_auxiliary_modules():
+        if self.peft_switch or self._has_auxiliary_modules():
             self._peft.set_adapter(name)
             return
-        for layer in self._injected_layers():
+        for layer in self.adapter_layers():
             layer._active_adapter = [name]
         self._peft.base_model.active_adapter = name
         self._peft.active_adapter = name
 
-    def _injected_layers(self) -> tuple:
-        """PEFT's tuner layers (cached: finding them costs 4 ms; reset when adapters change)."""
+    def adapter_layers(self) -> tuple:
+        """PEFT's injected tuner layers (cached: finding them costs 4 ms; reset when adapters change)."""
         from peft.tuners.tuners_utils import BaseTunerLayer
 
         if self._tuner_layers is None:
@@ -270,7 +274,7 @@ class Model:
         loaded a 3-token base generation took 2.5 s against 0.83 s with one. Under inference
         mode there are no gradients to protect, so only each layer's off switch is flipped.
         """
-        layers = self._injected_layers()
+        layers = self.adapter_layers()
         was = [layer._disable_adapters for layer in layers]
         for layer in layers:
             layer._disable_adapters = True
@@ -281,7 +285,7 @@ class Model:
                 layer._disable_adapters = off
 
     @contextmanager
-    def _layer_arguments(self, **arguments):
+    def layer_arguments(self, **arguments):
         """Hand each injected LoRA layer ``arguments`` for one forward, as PEFT does.
 
         The arguments are PEFT's per-forward ones: ``alora_offsets`` (how many of the last
@@ -294,12 +298,17 @@ class Model:
         """
         from peft.tuners.lora import LoraLayer
 
+        if self.peft_hooks:
+            with self._peft.base_model._enable_peft_forward_hooks(**arguments):
+                yield
+            return
+
         def pass_arguments(module, args, kwargs):
             return args, {**kwargs, **arguments}
 
         handles = [
             layer.register_forward_pre_hook(pass_arguments, with_kwargs=True)
-            for layer in self._injected_layers()
+            for layer in self.adapter_layers()
             if isinstance(layer, LoraLayer)
         ]
         try:

@@ -53,7 +53,7 @@ def test_switching_bench_times_both_switches_and_restores_models_own(model, monk
     assert row.adapters_loaded >= 6
     assert min(row.peft_switch_ms, row.model_switch_ms, row.peft_call_ms, row.model_call_ms) > 0
     assert len(peft_switches) == 40 + 4  # the timed switches, and one per call in the PEFT round
-    assert "_activate" not in vars(model)  # Model's own switch is back
+    assert not model.peft_switch  # Model's own switch is back
 
 
 def test_offsets_bench_times_peft_hooks_in_its_peft_rounds_and_restores_models_own(model, monkeypatch):
@@ -75,4 +75,4 @@ def test_offsets_bench_times_peft_hooks_in_its_peft_rounds_and_restores_models_o
     assert len(peft_hooks) >= 40 + 2
     assert all("alora_offsets" in k for k in peft_hooks)
     assert any("adapter_names" in k for k in peft_hooks)  # the per-item call's mixed batch too
-    assert "_layer_arguments" not in vars(model)  # Model's own hooks are back
+    assert not model.peft_hooks  # Model's own hooks are back

@@ -40,3 +40,25 @@ def _same_arms(tree: ast.AST) -> list[int]:
 @pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_if_arms_with_the_same_body(path):
     assert _same_arms(ast.parse(path.read_text(encoding="utf-8"))) == []
+
+
+TOOLING = sorted(p for folder in ("bench", "cli", "training") for p in (PACKAGE / folder).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", TOOLING, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_tooling_uses_the_runtime_through_its_public_surface(path):
+    """Benchmarks, CLI and training call no private member of a Model (``model._activate``), and the
+    CLI builds no cache of its own: the runtime may change them without breaking its tools."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    private = [
+        f"line {node.lineno}: model.{node.attr}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr.startswith("_") and not node.attr.startswith("__")
+        and ((isinstance(node.value, ast.Name) and node.value.id == "model")
+             or (isinstance(node.value, ast.Attribute) and node.value.attr == "model"))
+    ]
+    assert private == []
+    if path.parent.name == "cli":
+        imported = {"." * n.level + (n.module or "") for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not imported & {"alora_chain.cache", "..cache"}

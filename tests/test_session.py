@@ -229,7 +229,7 @@ def test_alora_offsets_reach_the_cached_layers_without_peft_walking_the_model(
 
     name = choice_intrinsic.bind(model)
     ids = torch.tensor([conversation_ids(model.tokenizer, _session(model, "multi").transcript)])
-    layers = model._injected_layers()
+    layers = model.adapter_layers()
     hooks_before = [len(layer._forward_pre_hooks) for layer in layers]
     walks = []
     real = LoraModel._enable_peft_forward_hooks

@@ -92,9 +92,9 @@ def measure(model: Model, calls: int) -> OffsetsRow:
     }
     return OffsetsRow(
         modules=sum(1 for _ in model.peft.modules()),
-        lora_layers=len(model._injected_layers()),
+        lora_layers=len(model.adapter_layers()),
         peft_hooks_ms=_enter_and_leave_ms(lambda: _peft_hooks(model, alora_offsets=[4])),
-        model_hooks_ms=_enter_and_leave_ms(lambda: model._layer_arguments(alora_offsets=[4])),
+        model_hooks_ms=_enter_and_leave_ms(lambda: model.layer_arguments(alora_offsets=[4])),
         calls_ms={
             name: alternating_medians_ms([call], calls, lambda: _peft_hooks_in_place(model))
             for name, call in invocations.items()
@@ -118,11 +118,11 @@ def _peft_hooks(model: Model, **arguments) -> AbstractContextManager:
 @contextmanager
 def _peft_hooks_in_place(model: Model):
     """``Model`` handing its layer arguments on through PEFT's hooks, as it did before its own."""
-    model._layer_arguments = lambda **arguments: _peft_hooks(model, **arguments)  # shadows the method
+    model.peft_hooks = True
     try:
         yield
     finally:
-        del model._layer_arguments
+        model.peft_hooks = False
 
 
 if __name__ == "__main__":

@@ -100,7 +100,7 @@ def measure(model: Model, counts: list[int], calls_per_count: int) -> list[Switc
             SwitchRow(
                 adapters_loaded=len(model.adapters),
                 peft_switch_ms=_switch_ms(lambda name: model.peft.set_adapter(name), pair),
-                model_switch_ms=_switch_ms(model._activate, pair),
+                model_switch_ms=_switch_ms(model.activate, pair),
                 peft_call_ms=peft_call,
                 model_call_ms=model_call,
             )
@@ -119,16 +119,11 @@ def _switch_ms(switch: Callable[[str], None], pair: list[str], repeats: int = 40
 @contextmanager
 def _peft_switch(model: Model):
     """``Model`` switching through ``PeftModel.set_adapter``, as it did before its own switch."""
-
-    def through_peft(name: str) -> None:
-        if model.peft.active_adapter != name:
-            model.peft.set_adapter(name)
-
-    model._activate = through_peft  # an instance attribute shadows the method for this block
+    model.peft_switch = True
     try:
         yield
     finally:
-        del model._activate
+        model.peft_switch = False
 
 
 if __name__ == "__main__":

@@ -298,13 +298,11 @@ def _summary(model, token_ids: list[int], calls: list[tuple[float, int]], starte
     """Time every distinct reused history once as a fresh base-model forward (see LORA_METHOD)."""
     import torch
 
-    from alora_chain.cache import SessionCache
-
     recompute: dict[int, float] = {}
     for _, reused in calls:
         if reused and reused not in recompute:
             tick = time.perf_counter()
-            model.forward(torch.tensor([token_ids[:reused]]), SessionCache.for_model(model.config))
+            model.forward(torch.tensor([token_ids[:reused]]), None)  # no cache: computed from scratch
             recompute[reused] = time.perf_counter() - tick
     alora = sum(seconds for seconds, _ in calls)
     saved = sum(recompute.get(reused, 0.0) for _, reused in calls)
