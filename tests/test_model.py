@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,20 @@ def test_chat_template_given_as_text_or_file_lays_out_turns_like_the_models_own(
     loaded = ac.load_model(without_template, chat_template=given)
     own = ac.Session(model, system="You are terse.").user("Hi <|im_end|>")
     assert ac.Session(loaded, system="You are terse.").user("Hi <|im_end|>").token_ids == own.token_ids
+
+
+def test_loading_and_adding_adapters_warns_nothing(model, choice_intrinsic):
+    """A fresh model's first adapter wraps it in PEFT (where PEFT < 0.22 warned about transformers'
+    deprecated is_gradient_checkpointing), then a second is added: not one warning."""
+    from peft import LoraConfig
+
+    fresh = ac.load_model()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        choice_intrinsic.bind(fresh)
+        config = LoraConfig(task_type="CAUSAL_LM", r=4, target_modules=["q_proj"], alora_invocation_tokens=[1])
+        fresh.add_fresh_adapter("fresh", config)
+        ac.Session(fresh).user("Hi").invoke(choice_intrinsic, documents=["A document."])
 
 
 def test_a_bad_chat_template_is_refused_before_loading(tmp_path):
