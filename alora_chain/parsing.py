@@ -36,6 +36,18 @@ class IntrinsicResult(BaseModel):
     # (which document answers, which sentence is unsupported)
     item_scores: list[float] | None = None
 
+    def __rich__(self):
+        """Value, score with a bar, tokens reused and new, time (``rich.print(r)``)."""
+        from .display import result_rich
+
+        return result_rich(self)
+
+    def _repr_html_(self) -> str:
+        """The same in a Jupyter notebook."""
+        from .display import result_html
+
+        return result_html(self)
+
     @classmethod
     def from_verdict(
         cls, intrinsic: str, verdict: tuple, stats: InvokeStats, item_scores: list[float] | None = None

@@ -14,6 +14,7 @@ import torch
 from .cache import SessionCache
 from .chat import Message, conversation_ids, generation_prompt_ids, turn_ids
 from .decoding import GenerationConfig, ScoreRequest, decode, score_candidates, score_candidates_many
+from .display import SessionView
 from .errors import ContextWindowExceededError, InvalidArgumentError
 from .intrinsic import ChoiceOutput, Intrinsic, JsonOutput, ScoreOutput, resolve
 from .invocation import conversation_documents, invocation_tokens
@@ -82,6 +83,26 @@ class Session:
     def __len__(self) -> int:
         """Number of tokens in the conversation."""
         return len(self._ids)
+
+    def __repr__(self) -> str:
+        return f"<Session: {len(self._messages)} turns, {len(self._ids)} tokens cached>"
+
+    def __rich__(self):
+        """A table of the turns, the tokens cached and the adapters loaded (``rich.print(s)``)."""
+        return self._view().__rich__()
+
+    def _repr_html_(self) -> str:
+        """The same table in a Jupyter notebook."""
+        return self._view()._repr_html_()
+
+    def _view(self) -> SessionView:
+        starts = [0, *self._turn_ends[:-1]]
+        turns = [
+            (m.role, m.content + (f" [+{len(m.documents)} document(s)]" if m.documents else ""), end - start)
+            for m, start, end in zip(self._messages, starts, self._turn_ends)
+        ]
+        adapters = sorted({name.split("@")[0] for name in self.model.adapters})  # name@fingerprint
+        return SessionView(turns, len(self._ids), self.stats.invocations, self.stats.reused_tokens, adapters)
 
     @contextmanager
     def _transaction(self):

@@ -113,6 +113,10 @@ QUICKSTART = [
 
     assert q.transcript == transcript and len(q) == cached  # invoke changed nothing
     """),
+    md("A result displays its value, its score as a bar, and the tokens it reused and computed:"),
+    code("""
+    q.invoke("answerability", documents=["The Scout R2 carries up to 60 kg; its battery lasts 14 hours."])
+    """),
     md("""
     Other intrinsics read the rest of the conversation: `requirement_check` judges the
     assistant's last reply, `query_rewrite` turns a follow-up question into a standalone
@@ -131,6 +135,13 @@ QUICKSTART = [
     follow_up.user("When was it finished?")
     r = follow_up.invoke("query_rewrite")
     print("query_rewrite:", repr(r.value), f"- reused {r.stats.reused_tokens} tokens")
+    """),
+    md("""
+    A session displays itself too: its turns, the tokens each added to the cache, the intrinsic
+    calls made on it and the adapters loaded (in a terminal: `rich.print(s)`).
+    """),
+    code("""
+    s
     """),
 ]
 
