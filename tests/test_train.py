@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
+import inspect
 import json
 import random
+import re
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -113,6 +117,39 @@ def test_training_can_start_from_another_adapter(colour_spec, tmp_path):
     with pytest.raises(DataError, match="rank"):
         train(data, colour_spec, tmp_path / "third",
               TrainConfig(**config, rank=4, init_from=str(tmp_path / "first")), progress=False)
+    # intrinsic.yaml records where the weights came from as a path, and what they were by content
+    recorded = ac.Intrinsic.load(tmp_path / "second").training
+    assert Path(recorded["config"]["init_from"]) == (tmp_path / "first").resolve()
+    first_file = tmp_path / "first" / "adapter" / "adapter_model.safetensors"
+    assert recorded["init_from_sha256"] == hashlib.sha256(first_file.read_bytes()).hexdigest()[:16]
+    assert ac.Intrinsic.load(tmp_path / "first").training["config"]["init_from"] is None
+
+
+def test_schedule_adapts_to_the_data_size():
+    """A small file is repeated to a minimum number of steps with a short warmup, and a handful of
+    validation rows never stops it; a large file keeps two epochs, ten warmup steps, early stopping."""
+    small = TrainConfig().schedule(train_rows=32, val_rows=8)
+    assert (small.steps_per_epoch, small.epochs, small.total_steps, small.warmup_steps) == (4, 20, 80, 8)
+    assert not small.early_stopping
+    assert TrainConfig().schedule(160, 40).total_steps >= TrainConfig.min_steps  # 200 rows, 20% held out
+    assert not TrainConfig().schedule(160, 40).early_stopping
+    large = TrainConfig().schedule(4800, 64)
+    assert (large.epochs, large.total_steps, large.warmup_steps, large.early_stopping) == (2, 1200, 10, True)
+    given = TrainConfig(epochs=3, warmup_steps=2).schedule(32, 8)  # what is given is used as it is
+    assert (given.epochs, given.total_steps, given.warmup_steps) == (3, 12, 2)
+
+
+def test_cli_option_defaults_are_train_configs():
+    from alora_chain.cli.train import command
+
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    options = inspect.signature(command).parameters
+    shared = [name for name in options if name in defaults]
+    assert {"epochs", "min_steps", "lr", "warmup_steps", "batch_size", "max_length", "seed", "kind", "rank",
+            "precision", "target_modules"} <= set(shared)
+    for name in shared:
+        expected = ",".join(defaults[name]) if name == "target_modules" else defaults[name]
+        assert options[name].default == expected, name
 
 
 def test_bf16_training_runs_under_autocast_and_tracks_fp32(colour_spec, tmp_path):
@@ -253,3 +290,56 @@ def test_alora_loss_from_the_kept_logits_equals_the_loss_over_every_position(mod
         model.remove_adapter("kept_logits")
     assert tokens == int(suffix_mask.sum())
     assert abs(loss.item() - expected.item()) < 1e-4
+
+
+COMPLAINT = Path(__file__).parent / "data" / "complaint"  # 40 + 40 hand-written messages, two labels
+
+
+def test_cli_learns_a_fresh_small_task_with_defaults_and_beats_prompting(tmp_path):
+    """`alora-chain train data.jsonl --name NAME`, nothing else: no template, no lr, epochs or warmup.
+    40 rows (32 trained on, 8 validation) then 40 held-out rows: at least 36 right."""
+    from typer.testing import CliRunner
+
+    from alora_chain.cli import app
+
+    out = tmp_path / "complaint"
+    run = CliRunner().invoke(app, ["train", str(COMPLAINT / "train.jsonl"), "--name", "complaint",
+                                   "--test", str(COMPLAINT / "test.jsonl"), "--out", str(out)])
+    assert run.exit_code == 0, run.output
+    found = re.search(r"held-out accuracy: ([\d.]+) with the adapter, ([\d.]+) prompting", run.output)
+    assert found, run.output
+    adapter, prompted = map(float, found.groups())
+    assert adapter >= 0.9 and adapter > prompted, run.output
+    assert "one label for everything" not in run.output
+    trained = ac.Intrinsic.load(out)
+    assert trained.labels == ["complaint", "other"] and trained.template_obj.source == ""
+    assert trained.training["steps"] >= TrainConfig.min_steps
+    assert trained.training["config"]["epochs"] == 20 and trained.training["config"]["warmup_steps"] == 8
+
+
+def test_cli_warns_loudly_when_the_adapter_answers_one_label(tmp_path, monkeypatch):
+    from rich.console import Console
+
+    from alora_chain.cli.train import _report
+    from alora_chain.training import small_data
+    from alora_chain.training.evaluate import EvalReport, PathReport, Prediction
+
+    spec = small_data.infer_intrinsic(COMPLAINT / "test.jsonl", "complaint", tmp_path)
+    rows = load_rows(COMPLAINT / "test.jsonl", spec)[:6]
+
+    def answers_other(model, intrinsic, rows, progress=True) -> EvalReport:
+        paths = {}
+        for path in ("alora", "prompt"):
+            predictions = [Prediction(line=r.line, target=r.target, output="other", probability=0.0, seconds=0.0)
+                           for r in rows]
+            paths[path] = PathReport(path=path, intrinsic=None, metrics={"accuracy": 0.5}, latency_median_s=0,
+                                     latency_mean_s=0, predictions=predictions)
+        return EvalReport(intrinsic="complaint", kind="choice", examples=len(rows), paths=paths)
+
+    monkeypatch.setattr(small_data, "compare_with_prompting", answers_other)
+    monkeypatch.setattr("alora_chain.model.load_model", lambda path=None: None)  # no model work here
+    monkeypatch.setattr("alora_chain.intrinsic.Intrinsic.load", lambda folder: spec)
+    console = Console(record=True, width=120)
+    _report(console, SimpleNamespace(folder=tmp_path, validation=rows), None, None)
+    text = console.export_text()
+    assert "one label for everything" in text and "answered 'other' for all 6 held-out rows" in text

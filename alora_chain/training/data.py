@@ -47,31 +47,44 @@ def load_rows(
     instruction turn, invocation and target); it is checked only when ``tokenizer`` is given.
     Blank lines are skipped.
     """
+    rows: list[Row] = []
+    for number, data in read_objects(path):
+        where = f"{path}, line {number}"
+        row = _parse(data, intrinsic, where, number)
+        if max_length is not None and tokenizer is not None:
+            _check_length(row, intrinsic, tokenizer, max_length, where)
+        rows.append(row)
+    return rows
+
+
+def read_objects(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """The JSON objects of a JSONL file with their 1-based line numbers; blank lines skipped.
+
+    Not yet checked against an intrinsic: what :func:`load_rows` and spec inference
+    (:mod:`alora_chain.training.small_data`) read first.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such data file")
-    rows: list[Row] = []
+    objects = []
     with path.open(encoding="utf-8") as handle:
         for number, text in enumerate(handle, start=1):
             if not text.strip():
                 continue
             where = f"{path}, line {number}"
-            row = _parse(text, intrinsic, where, number)
-            if max_length is not None and tokenizer is not None:
-                _check_length(row, intrinsic, tokenizer, max_length, where)
-            rows.append(row)
-    if not rows:
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+            if not isinstance(data, dict):
+                raise DataError(f"{where}: expected a JSON object, got {type(data).__name__}")
+            objects.append((number, data))
+    if not objects:
         raise DataError(f"{path}: no rows (expected one JSON object per line)")
-    return rows
+    return objects
 
 
-def _parse(text: str, intrinsic: Intrinsic, where: str, number: int) -> Row:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-    if not isinstance(data, dict):
-        raise DataError(f"{where}: expected a JSON object, got {type(data).__name__}")
+def _parse(data: dict[str, Any], intrinsic: Intrinsic, where: str, number: int) -> Row:
     for field in ("messages", "target"):
         if field not in data:
             raise DataError(f"{where}: missing field {field!r}")

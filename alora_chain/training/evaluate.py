@@ -78,12 +78,15 @@ def evaluate(
     *,
     lora: Intrinsic | None = None,
     compare: Iterable[str] = ("lora", "prompt"),
+    prompt: Intrinsic | None = None,
     progress: bool = True,
 ) -> EvalReport:
     """Run ``intrinsic`` and the ``compare`` paths on ``rows`` and compute metrics per path.
 
     ``lora`` is a standard-LoRA intrinsic (``adapter_kind: lora``) with the same arguments
-    and output; without it the ``lora`` path is reported in ``skipped``.
+    and output; without it the ``lora`` path is reported in ``skipped``. ``prompt`` is the
+    intrinsic whose template the ``prompt`` path asks with (default ``intrinsic``): one whose
+    template asks nothing passes a copy that does (see ``small_data.zero_shot_template``).
     """
     if not rows:
         raise InvalidArgumentError("evaluate needs at least one row")
@@ -103,7 +106,9 @@ def evaluate(
             _check_comparable(intrinsic, lora)
             runners["lora"] = (lora, _adapter_runner(model, lora))
     if "prompt" in compare:
-        runners["prompt"] = (None, _prompt_runner(model, intrinsic))
+        if prompt is not None and (prompt.output != intrinsic.output or prompt.arguments != intrinsic.arguments):
+            raise InvalidArgumentError(f"prompt={prompt.name!r} differs from {intrinsic.name!r} in output or arguments")
+        runners["prompt"] = (None, _prompt_runner(model, prompt or intrinsic))
 
     reports: dict[str, PathReport] = {}
     with _progress(progress, len(rows) * len(runners)) as advance:

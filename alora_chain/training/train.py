@@ -17,9 +17,8 @@ import json
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Literal
 
 import torch
 import yaml
@@ -30,53 +29,12 @@ from ..errors import DataError, InvalidArgumentError
 from ..intrinsic import Intrinsic
 from ..invocation import invocation_tokens
 from ..model import Model, load_model
+from .config import PRECISIONS as PRECISIONS  # re-exported: callers import them from here too
+from .config import Schedule as Schedule
+from .config import TrainConfig
 from .data import Row, load_rows
 from .leakage import refuse_eval_rows
 from .machine import machine_facts
-
-PRECISIONS = ("fp32", "bf16", "bf16-prefill")
-
-
-@dataclass
-class TrainConfig:
-    """Hyper-parameters; defaults follow the aLoRA paper (rank 32 aLoRA, rank 8 LoRA, q/k/v)."""
-
-    kind: Literal["alora", "lora"] = "alora"  # aLoRA (prefix trick) or the standard LoRA baseline
-    rank: int | None = None  # None: 32 for aLoRA, 8 for LoRA
-    alpha: float | None = None  # None: 2 * rank
-    epochs: int = 2
-    lr: float = 5e-4
-    batch_size: int = 8
-    max_length: int = 1024  # tokens of the whole invocation sequence, target included
-    seed: int = 0
-    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj")
-    warmup_steps: int = 10
-    eval_every: int = 0  # steps between validation passes; 0 = once per epoch
-    patience: int = 2  # validation passes without improvement before stopping early
-    checkpoint_every: int = 25  # steps between resumable checkpoints
-    val_fraction: float = 0.1  # held out from the training file when no validation file is given
-    cache_prefixes: bool = True  # keep aLoRA prefix caches (fp16) across epochs: ~5 MB per 100-token example
-    max_steps: int = 0  # stop (resumably) after this many steps in this run; 0 = run to the end
-    # Start from another adapter's weights (an intrinsic or adapter folder with the same rank
-    # and target modules) instead of zeros: transfer from a related intrinsic.
-    init_from: str | None = None
-    # "bf16": forward and backward under CPU autocast to bfloat16 (the adapter's weights and the
-    # optimizer stay fp32). 1.3-1.6x faster here (AVX512-BF16: `python -m alora_chain.bench.training`);
-    # a CPU without native bf16 may gain nothing. "bf16-prefill" (aLoRA): only the frozen prefix
-    # prefill runs under bf16 autocast, most of a first epoch's time when the adapter reads a few
-    # tokens; the adapter's forward and backward, and validation, stay fp32 as inference is.
-    precision: Literal["fp32", "bf16", "bf16-prefill"] = "fp32"
-
-    def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise InvalidArgumentError(
-                f"precision must be one of {', '.join(map(repr, PRECISIONS))}, not {self.precision!r}"
-            )
-        if self.precision == "bf16-prefill" and self.kind != "alora":
-            raise InvalidArgumentError("precision 'bf16-prefill' is for aLoRA: a LoRA baseline has no frozen prefix")
-
-    def resolved_rank(self) -> int:
-        return self.rank or (32 if self.kind == "alora" else 8)
 
 
 @dataclass
@@ -96,11 +54,12 @@ class Example:
 class TrainResult:
     folder: Path
     steps: int
-    best_val_loss: float
+    best_val_loss: float  # of the weights kept: the best, or the last (Schedule.early_stopping)
     train_tokens_per_s: float  # tokens run through the model per second of step time (prefixes included)
     examples_per_s: float
     seconds: float  # wall time, all runs of a resumed training together
     history: list[dict] = field(default_factory=list)
+    validation: list[Row] = field(default_factory=list)  # the rows held out (a validation file's, or DATA's)
 
 
 def encode_example(model: Model, spec: Intrinsic, row: Row) -> Example:
@@ -269,6 +228,9 @@ def train(
         raise DataError(f"{data}: no training rows")
     train_set = [encode_example(model, spec, r) for r in rows]
     val_set = [encode_example(model, spec, r) for r in val_rows]
+    plan = config.schedule(len(train_set), len(val_set))
+    # recorded with the numbers this run used, so that intrinsic.yaml reproduces it as it is
+    config = replace(config, epochs=plan.epochs, warmup_steps=plan.warmup_steps)
 
     rank = config.resolved_rank()
     invocation = spec.invocation_ids(model.tokenizer)
@@ -283,17 +245,17 @@ def train(
     model.add_fresh_adapter("in_training", lora)
     peft = model.peft
     peft.set_adapter("in_training")
+    start = None
     if config.init_from:
-        _load_initial_weights(peft, Path(config.init_from), lora)
+        start = _load_initial_weights(peft, Path(config.init_from), lora)
     params = [p for n, p in peft.named_parameters() if "lora_" in n and ".in_training." in n]
     for p in peft.parameters():
         p.requires_grad_(False)
     for p in params:
         p.requires_grad_(True)
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
-    steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(config.warmup_steps, total_steps))
+    steps_per_epoch, total_steps = plan.steps_per_epoch, plan.total_steps
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(plan.warmup_steps, total_steps))
 
     ckpt = out / "checkpoints"
     state = _TrainState()
@@ -351,8 +313,8 @@ def train(
                 if progress and not bar.console.is_terminal and state.step % 10 == 0:  # logs, CI
                     print(f"step {state.step}/{total_steps} loss {loss.item():.4f} {tps:.0f} tok/s", flush=True)
                 if state.step % eval_every == 0 or state.step == total_steps:
-                    _validate(model, val_set, config, params, state)
-                    if state.bad_evals >= config.patience:
+                    _validate(model, val_set, config, params, state, keep_best=plan.early_stopping)
+                    if plan.early_stopping and state.bad_evals >= config.patience:
                         state.stopped = True
                 if state.step % config.checkpoint_every == 0 or state.stopped or state.step in (stop_at, total_steps):
                     state.wall_seconds = wall()
@@ -360,13 +322,13 @@ def train(
                 if state.stopped or state.step >= stop_at:
                     break
     peft.eval()
-    if state.best is not None:
+    if plan.early_stopping and state.best is not None:
         with torch.no_grad():
             for p, best in zip(params, state.best):
                 p.copy_(best)
     result = TrainResult(out, state.step, state.best_loss, state.tokens / max(state.seconds, 1e-9),
-                         state.examples / max(state.seconds, 1e-9), wall(), state.history)
-    _write_intrinsic(model, spec, config, lora, out, data, result)
+                         state.examples / max(state.seconds, 1e-9), wall(), state.history, val_rows)
+    _write_intrinsic(model, spec, config, lora, out, data, result, start)
     model.remove_adapter("in_training")
     return result
 
@@ -399,9 +361,9 @@ class _TrainState:
 
 
 @torch.no_grad()
-def _validate(model: Model, val_set, config: TrainConfig, params, state: _TrainState) -> None:
+def _validate(model: Model, val_set, config: TrainConfig, params, state: _TrainState, keep_best: bool) -> None:
+    """Log the validation loss; with ``keep_best``, keep the best weights and count passes without gain."""
     if not val_set:
-        state.best = [p.detach().clone() for p in params]
         return
     total, count = 0.0, 0
     for start in range(0, len(val_set), config.batch_size):
@@ -418,7 +380,9 @@ def _validate(model: Model, val_set, config: TrainConfig, params, state: _TrainS
         count += len(batch)
     val_loss = total / count
     state.history.append({"step": state.step, "val_loss": val_loss})
-    if val_loss < state.best_loss - 1e-4:
+    if not keep_best:  # the last weights are kept: theirs is the loss to report
+        state.best_loss = val_loss
+    elif val_loss < state.best_loss - 1e-4:
         state.best_loss, state.bad_evals = val_loss, 0
         state.best = [p.detach().clone() for p in params]
     else:
@@ -467,8 +431,9 @@ def _load_checkpoint(folder: Path, params, optimizer, schedule) -> _TrainState:
     return state
 
 
-def _load_initial_weights(peft, folder: Path, lora) -> None:
-    """Copy an existing adapter's weights into the fresh ``in_training`` adapter (same shapes only)."""
+def _load_initial_weights(peft, folder: Path, lora) -> Path:
+    """Copy an existing adapter's weights into the fresh ``in_training`` adapter (same shapes only);
+    return the weights file."""
     from peft import set_peft_model_state_dict
 
     weights_file = next(
@@ -488,10 +453,14 @@ def _load_initial_weights(peft, folder: Path, lora) -> None:
     result = set_peft_model_state_dict(peft, weights, adapter_name="in_training")
     if getattr(result, "unexpected_keys", None):
         raise DataError(f"init_from: {len(result.unexpected_keys)} weights of {weights_file} fit no layer")
+    return weights_file
 
 
-def _write_intrinsic(model: Model, spec: Intrinsic, config, lora, out: Path, data, result) -> None:
-    """The ready intrinsic folder: adapter (fp16 safetensors) + intrinsic.yaml."""
+def _write_intrinsic(model: Model, spec: Intrinsic, config, lora, out: Path, data, result, start) -> None:
+    """The ready intrinsic folder: adapter (fp16 safetensors) + intrinsic.yaml.
+
+    ``start`` is the weights file the run started from (``config.init_from``), or None.
+    """
     from peft import get_peft_model_state_dict
 
     adapter_dir = out / "adapter"
@@ -508,6 +477,7 @@ def _write_intrinsic(model: Model, spec: Intrinsic, config, lora, out: Path, dat
     (out / spec.template).write_text(template_src)  # the folder is self-contained
     digest = hashlib.sha256(Path(data).read_bytes()).hexdigest()[:16]
     fields = spec.model_dump(by_alias=True, exclude={"metrics", "training"})
+    recorded = asdict(config) | {"init_from": _recorded_path(config.init_from)}
     fields |= {
         "base_model": {"name": model.identity.name, "fingerprint": model.identity.fingerprint},
         "adapter": "adapter",
@@ -515,7 +485,9 @@ def _write_intrinsic(model: Model, spec: Intrinsic, config, lora, out: Path, dat
         "training": {
             "data": Path(data).name,
             "data_sha256": digest,
-            "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()},
+            "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in recorded.items()},
+            # what the run started from, by content: the folder at init_from may change later
+            **({"init_from_sha256": hashlib.sha256(start.read_bytes()).hexdigest()[:16]} if start else {}),
             "steps": result.steps,
             "train_tokens_per_s": round(result.train_tokens_per_s, 1),
             "examples_per_s": round(result.examples_per_s, 2),
@@ -525,6 +497,23 @@ def _write_intrinsic(model: Model, spec: Intrinsic, config, lora, out: Path, dat
         "metrics": {"best_val_loss": round(result.best_val_loss, 4)} if math.isfinite(result.best_val_loss) else {},
     }
     (out / "intrinsic.yaml").write_text(yaml.safe_dump(fields, sort_keys=False, allow_unicode=True))
+
+
+def _recorded_path(path: str | None) -> str | None:
+    """``init_from`` as intrinsic.yaml records it: a path (relative to the working directory when
+    inside it, so that no machine's prefix is written), or None. A path, never a description:
+    what it held is recorded by ``init_from_sha256``.
+
+    Example: ``/work/main/intrinsics/context_relevance/adapter`` run from ``/work/main`` ->
+    ``intrinsics/context_relevance/adapter``.
+    """
+    if path is None:
+        return None
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return resolved.as_posix()
 
 
 def spec_for_training(

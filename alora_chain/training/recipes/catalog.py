@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ...intrinsic import Intrinsic
+from ..config import TrainConfig
 from ..train import spec_for_training
 
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -33,7 +34,7 @@ class Recipe:
     rank: int | None = None
     template_weights: str = "base"  # "adapter": the adapter reads the rendered template too
     init_from: str | None = None  # built-in intrinsic whose adapter the training starts from
-    precision: str = "fp32"  # "bf16": trained under bfloat16 autocast (TrainConfig.precision)
+    precision: str = TrainConfig.precision  # "bf16": trained under bfloat16 autocast
     # {"argument": ..., "combine": ...}: the adapter reads one item per call (see PerItem) and
     # trains and validates on the generator's one-item rows; the test split keeps whole lists.
     per_item: dict | None = None
