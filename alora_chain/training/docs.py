@@ -85,10 +85,20 @@ def headline(results: dict) -> str:
     return f"{label} {path_metric(results, 'alora', metric):.2f} ({results['examples']} rows)"
 
 
+def hand_written(results: dict) -> str:
+    """The aLoRA's figure on its hand-written test suite, e.g. ``accuracy 0.60 (123 rows)``."""
+    scored = results.get("hand_written", {}).get("test")
+    if scored is None:
+        return "no suite yet"
+    metric = "keeps" if "keeps" in scored["paths"]["alora"] else _HEADLINE[results["kind"]][0]
+    label = "keeps entity and aspect" if metric == "keeps" else _HEADLINE[results["kind"]][1]
+    return f"{label} {scored['paths']['alora'][metric]:.2f} ({scored['examples']} rows)"
+
+
 def headline_table(root: Path) -> str:
-    """The README's table of built-ins: what each asks, its arguments, what it returns, one figure."""
+    """The README's table of built-ins: the hand-written test figure first, the generated split's beside it."""
     lines = [
-        "| intrinsic | what it does | arguments | returns | generated test split | hand-written test |",
+        "| intrinsic | what it does | arguments | returns | hand-written test | generated test split |",
         "|---|---|---|---|---|---|",
     ]
     for folder in _scored(root):
@@ -97,10 +107,10 @@ def headline_table(root: Path) -> str:
         # the description's first sentence, without a closing aside: "Is the document relevant ...?"
         does = re.sub(r" \([^)]*\)(?=\.$)", "", re.split(r"(?<=[?.]) ", spec.description)[0])
         args = ", ".join(f"`{k}: {v}`" for k, v in spec.arguments.items()) or "—"
-        # the hand-written suites (evals/) are being written: their figures go to docs/results.md
         value, score = returns(spec)
         lines.append(
-            f"| `{spec.name}` | {does} | {args} | {value}; score {score} | {headline(results)} | see docs/results.md |"
+            f"| `{spec.name}` | {does} | {args} | {value}; score {score} | **{hand_written(results)}** "
+            f"| {headline(results)} |"
         )
     return "\n".join(lines)
 
@@ -222,12 +232,51 @@ def training_history(root: Path) -> str:
     )
 
 
+def hand_written_table(root: Path) -> str:
+    """docs/results.md's table of every built-in on its hand-written suite: test (reported) and dev."""
+    lines = [
+        "| intrinsic | version | test rows | aLoRA (test) | zero-shot prompt (test) | aLoRA minus prompt | aLoRA (dev) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for folder in _scored(root):
+        results = json.loads((folder / "results.json").read_text())
+        scored = results.get("hand_written", {})
+        if "test" not in scored:
+            lines.append(f"| `{folder.name}` | | | no suite yet | | | |")
+            continue
+        test, dev = scored["test"], scored.get("dev")
+        metric = "keeps" if "keeps" in test["paths"]["alora"] else _HEADLINE[results["kind"]][0]
+        alora, prompt = test["paths"]["alora"][metric], test["paths"].get("prompt", {}).get(metric)
+        gap = f"{100 * (alora - prompt):+.0f} points" if prompt is not None else "—"
+        lines.append(
+            f"| `{folder.name}` | {test['version']} | {test['examples']} | {metric} {alora:.2f} "
+            f"| {cell(prompt)} | {gap} | {cell(dev['paths']['alora'][metric]) if dev else '—'} |"
+        )
+    return "\n".join(lines)
+
+
+def hand_written_cases(root: Path) -> str:
+    """Per built-in, the aLoRA's and the prompt's first metric on each kind of case of the test suite."""
+    parts = []
+    for folder in _scored(root):
+        test = json.loads((folder / "results.json").read_text()).get("hand_written", {}).get("test")
+        if test is None:
+            continue
+        rows = [f"| {case} | {c['rows']} | {cell(c.get('alora'))} | {cell(c.get('prompt'))} |"
+                for case, c in test["by_case"].items()]
+        parts.append(f"### {folder.name}\n\n| case | rows | aLoRA | zero-shot prompt |\n|---|---|---|---|\n"
+                     + "\n".join(rows))
+    return "\n\n".join(parts)
+
+
 # the generated blocks: file (relative to the repository) -> block name -> its text from the results
 def generated_blocks(repo: Path) -> dict[str, dict[str, str]]:
     root = repo / "intrinsics"
     return {
         "README.md": {"built-ins": headline_table(root)},
         "docs/results.md": {
+            "hand-written": hand_written_table(root),
+            "hand-written-cases": hand_written_cases(root),
             "overview": overview_table(root),
             "per-intrinsic": "\n".join(results_section(folder) for folder in _scored(root)),
         },
