@@ -260,121 +260,98 @@ TRAIN = [
     md("""
     # Train your own intrinsic
 
-    An intrinsic is a folder: `intrinsic.yaml` (name, arguments, output), a jinja2 prompt
-    template and a PEFT aLoRA adapter. `alora_chain.training.train.train` writes such a folder from
-    a JSONL file of conversations and target labels.
+    An intrinsic is a folder: `intrinsic.yaml` (name, arguments, output), a jinja2 template and a
+    PEFT aLoRA adapter. One command writes it from a JSONL file of conversations and target labels:
 
-    The task here is trivially learnable so that 48 examples train in well under a minute
-    on a laptop CPU: *does the user's message name a colour?*
+    ```
+    alora-chain train train.jsonl --name complaint --test test.jsonl
+    ```
+
+    This notebook runs the same steps in Python, with the same defaults and nothing tuned by hand,
+    on 40 hand-written messages: *is the user's message a complaint?*
     """),
     code("""
-    import json
-    import random
     import tempfile
     from pathlib import Path
 
     import alora_chain as ac
     from alora_chain.training.data import load_rows
-    from alora_chain.training.evaluate import evaluate
-    from alora_chain.training.train import TrainConfig, spec_for_training, train
+    from alora_chain.training.small_data import compare_with_prompting, infer_intrinsic, one_label
+    from alora_chain.training.train import train
 
-    COLOURS = ["red", "blue", "green", "yellow", "purple", "orange", "black", "white", "pink", "grey"]
-    THINGS = ["bike", "car", "scarf", "door", "kettle", "umbrella", "sofa", "backpack"]
-    # sentence frames: (names a colour, does not)
-    FRAMES = [
-        ("My new {thing} is {colour}.", "My new {thing} cost {n} euros."),
-        ("I painted the {thing} {colour}.", "I bought the {thing} {n} days ago."),
-    ]
-
-
-    def rows(n: int, seed: int) -> list[dict]:
-        # n rows, alternately naming a colour ("yes") or not ("no")
-        rng = random.Random(seed)
-        out = []
-        for i in range(n):
-            frame = rng.choice(FRAMES)[i % 2]
-            text = frame.format(thing=rng.choice(THINGS), colour=rng.choice(COLOURS), n=rng.randint(2, 99))
-            out.append({"messages": [{"role": "user", "content": text}], "target": "yes" if i % 2 == 0 else "no"})
-        return out
-
-
-    work = Path(tempfile.mkdtemp(prefix="colour-intrinsic-"))
-    data = work / "train.jsonl"
-    data.write_text("".join(json.dumps(r) + "\\n" for r in rows(48, seed=1)))
-    print(data.read_text().splitlines()[0])
+    # the task's rows, in the repository's tests/data, looked up from the notebook's folder upwards
+    rows_dir = next(p / "tests/data/complaint" for p in [Path.cwd(), *Path.cwd().parents]
+                    if (p / "tests/data/complaint").is_dir())
+    train_file, test_file = rows_dir / "train.jsonl", rows_dir / "test.jsonl"
+    for line in train_file.read_text().splitlines()[:4]:
+        print(line)
     """),
     md("""
-    ## The spec
+    ## The spec, inferred from the rows
 
-    The template is the instruction turn appended (with base weights) after the
-    conversation; the adapter learns to answer right after the invocation
-    `<|im_start|>colour\\n`. The output is a choice between two labels, scored in one
-    forward pass from their log-probabilities.
+    The labels are the targets; the rows have no other keys, so the intrinsic takes no arguments
+    and its template is empty: the adapter reads the conversation and nothing else, and learns the
+    task from the examples. It answers right after the invocation `<|im_start|>complaint\\n`, and
+    both labels are scored in one forward pass from their log-probabilities.
     """),
     code("""
-    folder = work / "spec"
-    folder.mkdir()
-    (folder / "colour.jinja").write_text('Does my message name a colour? Reply "yes" or "no".')
-    spec = spec_for_training(
-        "colour",
-        template="colour.jinja",
-        output={"kind": "choice", "labels": ["yes", "no"], "positive": "yes"},
-        arguments={},
-    ).with_folder(folder)
-    print(spec.invocation)
+    work = Path(tempfile.mkdtemp(prefix="complaint-intrinsic-"))
+    spec = infer_intrinsic(train_file, "complaint", work / "spec")
+    print(spec.output)
+    print(repr(spec.invocation), "template:", repr(spec.template_obj.source))
     """),
     md("""
-    ## Training
+    ## Training with the defaults
 
-    The aLoRA adapter is inactive before its invocation, so each batch prefills the
-    conversation and instruction once without gradients and backpropagates only through
-    the invocation and target tokens.
+    `TrainConfig()` adapts the schedule to the file: 40 rows (8 held out for validation) are passed
+    over until 80 optimiser steps, after a short warmup, and a validation loss on 8 rows is logged,
+    never used to stop. The aLoRA adapter is inactive before its invocation, so each batch's
+    conversation is prefilled once, without gradients, and reused by every later epoch.
     """),
     code("""
-    out = work / "colour"
-    result = train(
-        data, spec, out,
-        TrainConfig(epochs=3, batch_size=8, lr=1e-3, val_fraction=0.2, warmup_steps=2),
-        progress=False,
-    )
-    for entry in result.history:
-        print({k: round(v, 4) if isinstance(v, float) else v for k, v in entry.items()})
-    print(f"{result.steps} steps in {result.seconds:.0f} s; wrote {sorted(p.name for p in out.iterdir())}")
+    out = work / "complaint"
+    result = train(train_file, spec, out, progress=False)
+    config = ac.Intrinsic.load(out).training["config"]
+    print(f"{result.steps} steps ({config['epochs']} epochs), lr {config['lr']}, warmup {config['warmup_steps']}, "
+          f"{len(result.validation)} rows held out for validation")
+    print("validation loss:", [round(h["val_loss"], 3) for h in result.history[::4]])
+    print(f"{result.seconds:.0f} s; wrote {sorted(p.name for p in out.iterdir())}")
     """),
     md("""
     ## Using it
 
-    Load the folder and invoke it like any built-in, here on new messages about objects
-    that were not in the training data:
+    Load the folder and invoke it like any built-in:
     """),
     code("""
     model = ac.load_model()
-    colour = ac.Intrinsic.load(out)
+    complaint = ac.Intrinsic.load(out)
 
     for message in [
-        "My new lamp is blue.",
-        "I bought the piano 3 days ago.",
-        "My neighbour bought a blue lamp.",  # a sentence frame it was not trained on
-        "My new camera cost 40 euros.",
+        "I've been waiting three weeks for my refund and nobody answers my emails.",
+        "Could you suggest a good book about the history of Rome?",
+        "The hotel was lovely and the staff were very kind to us.",
+        "The lift in our building has been broken for a month and the landlord ignores us.",
     ]:
         s = ac.Session(model)
         s.user(message)
-        r = s.invoke(colour)
-        print(f"{r.value!s:5} p(yes)={r.probabilities['yes']:.2f}  {message}")
+        r = s.invoke(complaint)
+        print(f"{r.value:9} p={r.probabilities['complaint']:.2f}  {message}")
     """),
     md("""
-    ## Evaluating it
+    ## Held out: the adapter against prompting
 
-    `evaluate` runs the intrinsic on labelled rows and compares it with prompting the base
-    model with the same instruction (no adapter).
+    `compare_with_prompting` scores the adapter on the 40 held-out rows of `test.jsonl` and asks
+    the base model the same rows zero-shot, with an instruction naming the labels (the template
+    asks nothing). `alora-chain train` prints this table at the end of every run, and warns loudly
+    when the adapter answers one label for every row.
     """),
     code("""
-    held_out = work / "test.jsonl"
-    held_out.write_text("".join(json.dumps(r) + "\\n" for r in rows(12, seed=99)))
-    report = evaluate(model, colour, load_rows(held_out, colour), compare=("prompt",), progress=False)
+    rows = load_rows(test_file, complaint)
+    report = compare_with_prompting(model, complaint, rows, progress=False)
     for name, path in report.paths.items():
         metrics = {k: round(v, 3) if v is not None else None for k, v in path.metrics.items()}
         print(f"{name:7} {metrics}  median {path.latency_median_s * 1000:.0f} ms per call")
+    print("one label for every row:", one_label(report))
     """),
 ]
 

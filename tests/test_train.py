@@ -295,6 +295,7 @@ def test_alora_loss_from_the_kept_logits_equals_the_loss_over_every_position(mod
 COMPLAINT = Path(__file__).parent / "data" / "complaint"  # 40 + 40 hand-written messages, two labels
 
 
+@pytest.mark.slow  # about two minutes on a 2-core CPU: 80 optimiser steps, then 40 rows scored twice
 def test_cli_learns_a_fresh_small_task_with_defaults_and_beats_prompting(tmp_path):
     """`alora-chain train data.jsonl --name NAME`, nothing else: no template, no lr, epochs or warmup.
     40 rows (32 trained on, 8 validation) then 40 held-out rows: at least 36 right."""
