@@ -14,9 +14,9 @@ from .verifiable_kinds import (
     Kind,
     base,
     content_words,
+    counted,
     resized,
     sentence_edits,
-    threshold,
     words_lower,
 )
 
@@ -133,13 +133,8 @@ def _conjunction_count(text: str) -> int:  # as IFBench counts: distinct surface
 
 
 def _at_least(count: Callable[[str], int], arg: str, spread: int, edits=None):
-    def make(rng, seed, want, pool):
-        text = base(rng, seed)
-        reply, how = (edits or resized)(rng, text)
-        n = threshold(rng, "at least", want, count(reply), count(text), spread)
-        return None if n is None else Draft(reply, how, {arg: n})
-
-    return make
+    """IFBench's count instructions are all "at least N", with no relation argument."""
+    return counted(count, arg, None, spread, edits, relation="at least")
 
 
 KINDS = [

@@ -81,17 +81,24 @@ def resized(rng, text: str, cut_ok: bool = True) -> tuple[str, str]:
     return text, how
 
 
-def counted(count: Callable[[str], int], arg: str, relation_arg: str | None, spread: int, edits=None):
-    """A maker for "the count of something is less than / at least N"."""
+def counted(
+    count: Callable[[str], int],
+    arg: str,
+    relation_arg: str | None,
+    spread: int,
+    edits=None,
+    relation: str | None = None,
+):
+    """A maker for "the count of something is less than / at least N" (``relation`` fixed, or drawn per row)."""
 
     def make(rng, seed, want, pool):
         text = base(rng, seed)
         reply, how = (edits or resized)(rng, text)
-        relation = rng.choice(RELATIONS)
-        n = threshold(rng, relation, want, count(reply), count(text), spread)
+        rel = relation or rng.choice(RELATIONS)
+        n = threshold(rng, rel, want, count(reply), count(text), spread)
         if n is None:
             return None
-        kwargs = {arg: n, relation_arg: relation} if relation_arg else {arg: n}
+        kwargs = {arg: n, relation_arg: rel} if relation_arg else {arg: n}
         return Draft(reply, how, kwargs)
 
     return make
