@@ -93,7 +93,7 @@ class Sheet(_Strict):
     @property
     def names(self) -> list[str]:
         """The entity's name and aliases, longest first."""
-        return sorted({self.entity, *self.aliases}, key=len, reverse=True)
+        return sorted(dict.fromkeys([self.entity, *self.aliases]), key=len, reverse=True)  # ties as written
 
     def named_in(self, text: str) -> bool:
         folded = text.casefold()
