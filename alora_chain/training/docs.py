@@ -309,7 +309,7 @@ def write_generated(repo: Path) -> list[Path]:
                 raise ValueError(f"{relative} has no {name!r} block: add the two marker lines {_markers(name)}")
             begin, end = _markers(name)
             inside = f"{begin}\n{current}\n{end}" if current else f"{begin}\n{end}"
-            text = text.replace(inside, f"{begin}\n{body}\n{end}", 1)
+            text = text.replace(inside, f"{begin}\n{body}\n{end}" if body else f"{begin}\n{end}", 1)
         if text != old:
             path.write_text(text)
             changed.append(path)
