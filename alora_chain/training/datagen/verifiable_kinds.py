@@ -1,4 +1,4 @@
-"""Shared machinery of the verifiable requirement kinds (:mod:`.ifeval_kinds`, :mod:`.ifbench_kinds`).
+"""Shared machinery of the verifiable requirement kinds (:mod:`.ifeval_kinds`, :mod:`.keyword_kinds`, :mod:`.ifbench_kinds`).
 
 A kind pairs an IFEval or IFBench instruction with a maker ``make(rng, seed, want, pool) -> Draft |
 None``: it edits one of the seed's replies towards ``want`` (satisfy or break) and picks the
