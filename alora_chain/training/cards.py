@@ -18,6 +18,22 @@ from ..intrinsic import Intrinsic
 _SHOWN = ("accuracy", "macro_f1", "auroc", "ece", "brier", "exact_match", "token_f1", "recall_at_3")
 
 
+def hand_written_line(name: str, results: dict) -> str:
+    """The card's sentence on the hand-written suite, the figure to trust, before the generated split's."""
+    test = results.get("hand_written", {}).get("test")
+    if test is None:
+        return (f"No hand-written suite scores this intrinsic yet. The table: the generated test split "
+                f"({results['examples']} rows, `test.jsonl`), from the training generator's family, so not a "
+                "held-out judge.")
+    metric = next(iter(test["paths"]["alora"]))
+    prompt = test["paths"].get("prompt", {}).get(metric)
+    versus = f", zero-shot prompting {prompt:.2f}" if prompt is not None else ""
+    return (f"**Hand-written suite** (`evals/{name}/test.jsonl`, {test['examples']} rows, the figure to trust): "
+            f"{metric} {test['paths']['alora'][metric]:.2f}{versus} ([by case](../../docs/results.md)). "
+            f"The table: the generated test split ({results['examples']} rows, `test.jsonl`), from the training "
+            "generator's family, so not a held-out judge.")
+
+
 def cell(value) -> str:
     return "—" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
@@ -393,9 +409,9 @@ def write_card(
 {usage(spec)}
 ```
 
-## Figures: generated test split ({results["examples"]} rows, `test.jsonl`)
+## Figures
 
-From the training generator's family, so not a held-out judge; hand-written test: see [docs/results.md](../../docs/results.md).
+{hand_written_line(spec.name, results)}
 
 {results_table(results)}
 {lora_note(results, training)}
