@@ -18,6 +18,14 @@ from ..intrinsic import Intrinsic
 _SHOWN = ("accuracy", "macro_f1", "auroc", "ece", "brier", "exact_match", "token_f1", "recall_at_3")
 
 
+def hand_written_metric(results: dict) -> tuple[str, str]:
+    """(metric, label) a hand-written suite is judged by: ``keeps`` where its rows carry must_keep groups."""
+    test = results.get("hand_written", {}).get("test", {})
+    if "keeps" in test.get("paths", {}).get("alora", {}):
+        return "keeps", "keeps entity and aspect"
+    return {"score": ("auroc", "AUROC")}.get(results["kind"], ("accuracy", "accuracy"))
+
+
 def hand_written_line(name: str, results: dict) -> str:
     """The card's sentence on the hand-written suite, the figure to trust, before the generated split's."""
     test = results.get("hand_written", {}).get("test")
@@ -25,11 +33,11 @@ def hand_written_line(name: str, results: dict) -> str:
         return (f"No hand-written suite scores this intrinsic yet. The table: the generated test split "
                 f"({results['examples']} rows, `test.jsonl`), from the training generator's family, so not a "
                 "held-out judge.")
-    metric = next(iter(test["paths"]["alora"]))
+    metric, label = hand_written_metric(results)
     prompt = test["paths"].get("prompt", {}).get(metric)
     versus = f", zero-shot prompting {prompt:.2f}" if prompt is not None else ""
     return (f"**Hand-written suite** (`evals/{name}/test.jsonl`, {test['examples']} rows, the figure to trust): "
-            f"{metric} {test['paths']['alora'][metric]:.2f}{versus} ([by case](../../docs/results.md)). "
+            f"{label} {test['paths']['alora'][metric]:.2f}{versus} ([by case](../../docs/results.md)). "
             f"The table: the generated test split ({results['examples']} rows, `test.jsonl`), from the training "
             "generator's family, so not a held-out judge.")
 

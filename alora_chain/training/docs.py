@@ -20,6 +20,7 @@ from .cards import (
     VARIANTS,
     bullet,
     cell,
+    hand_written_metric,
     lora_note,
     path_metric,
     results_table,
@@ -90,8 +91,7 @@ def hand_written(results: dict) -> str:
     scored = results.get("hand_written", {}).get("test")
     if scored is None:
         return "no suite yet"
-    metric = "keeps" if "keeps" in scored["paths"]["alora"] else _HEADLINE[results["kind"]][0]
-    label = "keeps entity and aspect" if metric == "keeps" else _HEADLINE[results["kind"]][1]
+    metric, label = hand_written_metric(results)
     return f"{label} {scored['paths']['alora'][metric]:.2f} ({scored['examples']} rows)"
 
 
@@ -245,7 +245,7 @@ def hand_written_table(root: Path) -> str:
             lines.append(f"| `{folder.name}` | | | no suite yet | | | |")
             continue
         test, dev = scored["test"], scored.get("dev")
-        metric = "keeps" if "keeps" in test["paths"]["alora"] else _HEADLINE[results["kind"]][0]
+        metric, _ = hand_written_metric(results)
         alora, prompt = test["paths"]["alora"][metric], test["paths"].get("prompt", {}).get(metric)
         gap = f"{100 * (alora - prompt):+.0f} points" if prompt is not None else "—"
         lines.append(

@@ -32,9 +32,11 @@ def suite(name: str, split: str) -> Path:
 
 
 def summary(report: EvalReport, by_case: dict, version: str) -> dict:
-    """What results.json keeps of a report: no predictions, the first metric by case."""
+    """What results.json keeps of a report: no predictions; by case, the headline metric (``keeps``
+    for rows judged by their must_keep groups, else the output kind's first metric)."""
     paths = {path: result.metrics for path, result in report.paths.items()}
-    first = next(iter(next(iter(paths.values()))))
+    metrics = next(iter(paths.values()))
+    first = "keeps" if "keeps" in metrics else next(iter(metrics))
     cases = {case: {"rows": scores["rows"]["n"], **{p: scores[p][first] for p in paths}}
              for case, scores in by_case.items()}
     return {"version": version, "examples": report.examples, "paths": paths, "by_case": cases}
