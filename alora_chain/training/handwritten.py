@@ -20,12 +20,11 @@ from ..errors import AloraChainError, DataError
 from ..intrinsic import builtin
 from ..resources import builtin_intrinsics_dir
 from .evaluate import EvalReport, evaluate, metrics_by
-
-EVALS = Path(__file__).resolve().parents[2] / "evals"  # in a checkout; a wheel ships no suites
+from .leakage import EVALS_DIR
 
 
 def suite(name: str, split: str) -> Path:
-    path = EVALS / name / f"{split}.jsonl"
+    path = EVALS_DIR / name / f"{split}.jsonl"  # in a checkout; a wheel ships no suites
     if not path.is_file():
         raise DataError(f"no hand-written suite at {path} (the suites live in a checkout's evals/ folder)")
     return path
