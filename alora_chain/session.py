@@ -437,6 +437,7 @@ class Session:
         together: list[tuple[int, Intrinsic, dict[str, Any]]] = []  # index, spec, arguments
         for index, (intrinsic, arguments) in enumerate(calls):
             spec = resolve(intrinsic)
+            self._check_documents(spec, arguments)  # the batched calls skip invoke(), which checks it
             one_pass = isinstance(spec.output, ChoiceOutput | ScoreOutput) and spec.per_item is None
             # other documents than the conversation's re-read a tail of it: a call of its own
             reads_tail = "documents" in spec.optional_arguments and "documents" in arguments

@@ -83,6 +83,8 @@ def test_a_reader_without_documents_anywhere_says_where_to_put_them(model, reade
     s.user("Hello?")
     with pytest.raises(InvalidArgumentError, match=r"s.user\(question, documents=docs\)"):
         s.invoke(reader)
+    with pytest.raises(InvalidArgumentError, match="documents"):
+        s.invoke_many([(reader, {}), (reader, {})])  # the batched path checks it too
 
 
 def test_training_and_invoke_build_the_same_tokens(model, reader):
