@@ -31,6 +31,8 @@ GENERATORS: dict[str, Callable[..., list[dict]]] = {
     "query_rewrite": query_rewrite.generate,
     "certainty": certainty.generate,
     "context_relevance": context_relevance.generate,
+    "jailbreak": guards.jailbreak,  # the input guards (#51), composed from the seeds in seeds_guard/
+    "prompt_injection": guards.prompt_injection,
 }
 # Requirement-check rows from hand-written replies (seeds_requirements/*.json), labelled by the
 # IFEval/IFBench checkers of if-verifiable (the ``train`` extra) or by construction: a second
@@ -53,12 +55,6 @@ SEEDED_GENERATORS: dict[str, Callable[..., list[dict]]] = {
 SEEDED_ITEM_GENERATORS: dict[str, Callable[..., list[dict]]] = {
     "answerability": seeded.answerability_items,
     "groundedness": seeded.groundedness_items,
-}
-# The input guards (#51): rows composed from the hand-written seeds in seeds_guard/ (see ``guards``),
-# kept out of GENERATORS until their intrinsics ship (the generic datagen tests expect a shipped test split).
-GUARD_GENERATORS: dict[str, Callable[..., list[dict]]] = {
-    "jailbreak": guards.jailbreak,
-    "prompt_injection": guards.prompt_injection,
 }
 DEFAULT_SIZES = {"train": 800, "val": 100, "test": 200}
 

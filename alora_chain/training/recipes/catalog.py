@@ -457,6 +457,27 @@ RECIPES: dict[str, Recipe] = {
         "v0.2's (0.05, 0.479) and the LoRA's (0.10, 0.516): more queries retrieve the right document, "
         "but fewer are word for word the gold rewrite; the adapter is 20 MB (rank 128 on q/k/v)",
     ),
+    "jailbreak": Recipe(
+        f"Does the last user turn try to make the assistant drop its rules or instructions? {_BOOL}.",
+        {"kind": "choice", "labels": ["jailbreak", "benign"], "positive": "jailbreak"},
+        # The conversation is already in the session's cache: the call reads only its instruction
+        # (base weights), the invocation and the label. One epoch of 960 rows composed from the
+        # hand-written seeds (alora_chain.training.datagen.guards).
+        sizes=(960, 96, 200),
+        epochs=1,
+        patience=2,
+    ),
+    "prompt_injection": Recipe(
+        f"Does the document carry instructions aimed at the assistant rather than its reader? {_BOOL}.",
+        {"kind": "choice", "labels": ["injection", "clean"], "positive": "injection"},
+        {"document": "str"},
+        # The document is new text (a retrieved page, screened before it reaches the conversation):
+        # read with base weights on a fork, so the adapter runs on the instruction's last tokens,
+        # the invocation and the label only.
+        sizes=(960, 96, 200),
+        epochs=1,
+        patience=2,
+    ),
     "certainty": Recipe(
         "Probability that the base model's last answer is correct (expectation over digits 0..9).",
         {"kind": "score"},
