@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from .errors import InvalidArgumentError
 from .intrinsic import ChoiceOutput, Intrinsic, resolve
+from .rag import JAILBREAK_REFUSAL
 from .session import Session
 
 
@@ -59,6 +60,8 @@ class AgentResult(BaseModel):
     satisfied: bool  # every requirement passed
     attempts_used: int
     attempts: list[Attempt]
+    refused: bool = False  # the turn was judged a jailbreak attempt: text is the refusal, nothing generated
+    p_jailbreak: float | None = None  # P(jailbreak) of the last user turn, when it was checked
 
 
 def feedback_message(failed: list[str], requirements: list[str]) -> str:
@@ -83,6 +86,9 @@ def generate_with_requirements(
     repair_temperature: float = 0.7,
     threshold: float | None = None,
     intrinsic: Intrinsic | str | Path = "requirement_check",
+    jailbreak: Intrinsic | str | Path | None = None,
+    jailbreak_threshold: float = 0.5,
+    refusal: str = JAILBREAK_REFUSAL,
 ) -> AgentResult:
     """Reply to the session's last user turn so that every requirement holds, within a budget.
 
@@ -95,6 +101,10 @@ def generate_with_requirements(
     assistant turn. ``intrinsic`` is the checker (``requirement=`` argument, choice output);
     a requirement passes if its label is the positive one, or, with ``threshold``, if
     P(satisfied) >= threshold.
+
+    ``jailbreak`` (e.g. ``"jailbreak"``, the built-in) checks the last user turn first: when
+    P(jailbreak) >= ``jailbreak_threshold`` nothing is generated and ``refusal`` is committed
+    as the assistant turn (``AgentResult.refused``).
     """
     if (
         not isinstance(requirements, list)
@@ -104,8 +114,9 @@ def generate_with_requirements(
         raise InvalidArgumentError("requirements must be a non-empty list of strings")
     if max_attempts < 1:
         raise InvalidArgumentError(f"max_attempts must be >= 1, got {max_attempts}")
-    if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise InvalidArgumentError(f"threshold must be in [0, 1], got {threshold}")
+    for name, value in (("threshold", threshold), ("jailbreak_threshold", jailbreak_threshold)):
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise InvalidArgumentError(f"{name} must be in [0, 1], got {value}")
     transcript = session.transcript
     if not transcript or transcript[-1].role != "user":
         raise InvalidArgumentError(
@@ -118,6 +129,15 @@ def generate_with_requirements(
             "`positive` label (like requirement_check's yes/no)"
         )
     checker.bind(session.model)  # fail on a missing or mismatched adapter before generating
+    p_jailbreak = None
+    if jailbreak is not None:
+        p_jailbreak = session.invoke(jailbreak).score  # leaves the session as it was
+        if p_jailbreak >= jailbreak_threshold:
+            session.assistant(refusal)
+            return AgentResult(
+                text=refusal, verdicts=[], satisfied=False, attempts_used=0, attempts=[],
+                refused=True, p_jailbreak=p_jailbreak,
+            )  # fmt: skip
 
     attempts: list[Attempt] = []
     writer = session.fork()
@@ -159,4 +179,5 @@ def generate_with_requirements(
         satisfied=best.passed == len(requirements),
         attempts_used=len(attempts),
         attempts=attempts,
+        p_jailbreak=p_jailbreak,
     )

@@ -1,4 +1,4 @@
-"""RagGuard: relevance, answerability, groundedness and certainty checks for any RAG pipeline.
+"""RagGuard: input, relevance, answerability, groundedness and certainty checks for any RAG pipeline.
 
 Every check is an intrinsic call on a fork of one session cache: the conversation and the
 question are prefilled once, and each check only computes its own instruction and label
@@ -12,6 +12,9 @@ Example::
 
     ask = guard.wrap(my_generate)            # my_generate(question, documents) -> str
     ask("How long does the battery last?", documents).text   # a refusal if unanswerable
+
+The input checks are opt-in: ``RagGuard(model, intrinsics=INPUT_CHECKS)`` also drops documents
+that carry a prompt injection and refuses (or flags) a jailbreak turn.
 """
 
 from __future__ import annotations
@@ -36,11 +39,15 @@ from .parsing import IntrinsicResult
 from .sentences import SentenceResult, check_sentences
 from .session import Session
 
-CHECKS = ("context_relevance", "answerability", "groundedness", "certainty")
+CHECKS = ("jailbreak", "prompt_injection", "context_relevance", "answerability", "groundedness", "certainty")
+# the input checks, off unless asked for: RagGuard(model, intrinsics=INPUT_CHECKS) turns both on
+INPUT_CHECKS: dict[str, str] = {"jailbreak": "jailbreak", "prompt_injection": "prompt_injection"}
+_OFF_BY_DEFAULT = {check: None for check in INPUT_CHECKS}
 DEFAULT_REFUSAL = (
     "I'm sorry, I can't answer that from the documents I have. Could you rephrase the question "
     "or point me to a source that covers it?"
 )
+JAILBREAK_REFUSAL = "I can't help with that: it asks me to set aside the rules I follow."
 
 IntrinsicRef = Intrinsic | str | Path
 GenerateFn = Callable[[str, list[str]], str]
@@ -52,7 +59,11 @@ class GuardVerdict(BaseModel):
     question: str
     documents: list[str]  # the documents checked, in input order
     relevance: list[float | None]  # P(relevant) per document, None if context_relevance did not run
-    relevant_documents: list[str]  # documents at or above relevance_threshold, in input order
+    relevant_documents: list[str]  # not injected, at or above relevance_threshold, in input order
+    jailbreak: bool | None = None  # the question tries to make the assistant drop its rules
+    p_jailbreak: float | None = None
+    injection: list[float | None] = Field(default_factory=list)  # P(injection) per document
+    injected_documents: list[str] = Field(default_factory=list)  # dropped: at or above injection_threshold
     answerable: bool | None = None
     p_answerable: float | None = None
     draft: str | None = None  # the answer judged by groundedness and certainty
@@ -72,18 +83,23 @@ class GuardedAnswer(BaseModel):
     """The outcome of a wrapped generate function."""
 
     text: str  # the answer, or the refusal
-    refused: bool  # the question was judged unanswerable, generate_fn was not called
+    refused: bool  # generate_fn was not called: see refused_for
+    refused_for: Literal["unanswerable", "jailbreak"] | None = None
     flagged: bool  # the returned answer was judged ungrounded
     attempts: int  # how many times generate_fn was called
     verdict: GuardVerdict
 
 
 class RagGuard:
-    """A guard step: filter retrieved documents, gate unanswerable questions, judge answers.
+    """A guard step: screen the input, filter retrieved documents, gate unanswerable questions, judge answers.
 
     ``intrinsics`` overrides the intrinsic used for a check (an object, a built-in name or
     a folder), or turns the check off with None. A check whose intrinsic is not installed
     raises, unless ``missing="skip"``: then it is recorded in ``GuardVerdict.skipped``.
+    The input checks (``jailbreak``, ``prompt_injection``) are off unless named there
+    (``intrinsics=INPUT_CHECKS``): a document flagged as an injection is dropped before the
+    relevance check, and a jailbreak turn is refused (``on_jailbreak="refuse"``: no other check
+    runs and ``wrap`` does not call the generator) or only flagged (``"flag"``).
     """
 
     def __init__(
@@ -93,14 +109,20 @@ class RagGuard:
         relevance_threshold: float = 0.5,
         answerable_threshold: float = 0.5,
         grounded_threshold: float = 0.5,
+        jailbreak_threshold: float = 0.5,
+        injection_threshold: float = 0.5,
         intrinsics: Mapping[str, IntrinsicRef | None] | None = None,
         missing: Literal["error", "skip"] = "error",
         refusal: str = DEFAULT_REFUSAL,
+        on_jailbreak: Literal["refuse", "flag"] = "refuse",
+        jailbreak_refusal: str = JAILBREAK_REFUSAL,
     ) -> None:
         for name, value in [
             ("relevance_threshold", relevance_threshold),
             ("answerable_threshold", answerable_threshold),
             ("grounded_threshold", grounded_threshold),
+            ("jailbreak_threshold", jailbreak_threshold),
+            ("injection_threshold", injection_threshold),
         ]:
             if not 0.0 <= value <= 1.0:
                 raise InvalidArgumentError(f"{name} must be in [0, 1], got {value}")
@@ -109,6 +131,8 @@ class RagGuard:
             raise InvalidArgumentError(f"unknown checks {sorted(unknown)}; the guard's checks are {CHECKS}")
         if missing not in ("error", "skip"):
             raise InvalidArgumentError(f"missing must be 'error' or 'skip', got {missing!r}")
+        if on_jailbreak not in ("refuse", "flag"):
+            raise InvalidArgumentError(f"on_jailbreak must be 'refuse' or 'flag', got {on_jailbreak!r}")
         if isinstance(model_or_session, Session):
             self.session: Session | None = model_or_session
             self.model = model_or_session.model
@@ -121,9 +145,15 @@ class RagGuard:
         self.relevance_threshold = relevance_threshold
         self.answerable_threshold = answerable_threshold
         self.grounded_threshold = grounded_threshold
+        self.jailbreak_threshold = jailbreak_threshold
+        self.injection_threshold = injection_threshold
         self.refusal = refusal
+        self.on_jailbreak = on_jailbreak
+        self.jailbreak_refusal = jailbreak_refusal
         self.missing = missing
-        self._refs: dict[str, IntrinsicRef | None] = {name: name for name in CHECKS} | dict(intrinsics or {})
+        self._refs: dict[str, IntrinsicRef | None] = (
+            {name: name for name in CHECKS} | _OFF_BY_DEFAULT | dict(intrinsics or {})
+        )
         self._resolved: dict[str, Intrinsic | None] = {}
         self._why_missing: dict[str, str] = {}
 
@@ -134,7 +164,8 @@ class RagGuard:
             ref = self._refs[check]
             spec = None
             if ref is None:
-                self._why_missing[check] = "turned off"
+                opt_in = f" (opt-in: intrinsics={{{check!r}: {check!r}}})" if check in INPUT_CHECKS else ""
+                self._why_missing[check] = "turned off" + opt_in
             else:
                 try:
                     spec = resolve(ref)
@@ -194,20 +225,31 @@ class RagGuard:
         return verdict
 
     def screen(self, session: Session, documents: Sequence[str]) -> GuardVerdict:
-        """Relevance of each document, then answerability from the relevant ones.
+        """The input checks, the relevance of each clean document, then answerability from the relevant ones.
 
-        ``session`` ends with the user's question; it is not changed. With no relevant
-        document the question is unanswerable without asking the intrinsic.
+        ``session`` ends with the user's question; it is not changed. A jailbreak turn stops
+        here when ``on_jailbreak="refuse"``. With no relevant document the question is
+        unanswerable without asking the intrinsic.
         """
         question = _last(session, "user", "screen")
         documents = _strings(documents)
         started = time.perf_counter()
         verdict = GuardVerdict(question=question, documents=documents, relevance=[], relevant_documents=[])
+        if self._stopped_as_jailbreak(session, verdict):
+            verdict.timings["total"] = time.perf_counter() - started
+            return verdict
         for document in documents:
-            result = self._invoke(session, "context_relevance", verdict, document=document)
+            result = self._invoke(session, "prompt_injection", verdict, document=document)
+            verdict.injection.append(None if result is None else result.score)
+        injected = [p is not None and p >= self.injection_threshold for p in verdict.injection]
+        verdict.injected_documents = [d for d, flagged in zip(documents, injected) if flagged]
+        for document, flagged in zip(documents, injected):
+            result = None if flagged else self._invoke(session, "context_relevance", verdict, document=document)
             verdict.relevance.append(None if result is None else result.score)
         verdict.relevant_documents = [
-            d for d, p in zip(documents, verdict.relevance) if p is None or p >= self.relevance_threshold
+            d
+            for d, p, flagged in zip(documents, verdict.relevance, injected)
+            if not flagged and (p is None or p >= self.relevance_threshold)
         ]
         if not verdict.relevant_documents:
             verdict.answerable, verdict.p_answerable = False, 0.0
@@ -219,6 +261,21 @@ class RagGuard:
                 verdict.answerable = result.score >= self.answerable_threshold
         verdict.timings["total"] = time.perf_counter() - started
         return verdict
+
+    def _stopped_as_jailbreak(self, session: Session, verdict: GuardVerdict) -> bool:
+        """Run the jailbreak check; True when the turn is one and the guard refuses it."""
+        result = self._invoke(session, "jailbreak", verdict)
+        if result is None:
+            return False
+        verdict.p_jailbreak = result.score
+        verdict.jailbreak = result.score >= self.jailbreak_threshold
+        if not (verdict.jailbreak and self.on_jailbreak == "refuse"):
+            return False
+        verdict.injection = [None] * len(verdict.documents)
+        verdict.relevance = [None] * len(verdict.documents)
+        for check in ("prompt_injection", "context_relevance", "answerability"):
+            verdict.skipped[check] = "the question is a jailbreak attempt, refused"
+        return True
 
     def judge(
         self,
@@ -317,10 +374,16 @@ class RagGuard:
             asked = self.session_for(conversation)
             asked.user(question)
             screened = self.screen(asked, documents)
+            if screened.jailbreak and self.on_jailbreak == "refuse":
+                return GuardedAnswer(
+                    text=self.jailbreak_refusal, refused=True, refused_for="jailbreak",
+                    flagged=False, attempts=0, verdict=screened,
+                )  # fmt: skip
             if screened.answerable is False:
                 return GuardedAnswer(
-                    text=self.refusal, refused=True, flagged=False, attempts=0, verdict=screened
-                )
+                    text=self.refusal, refused=True, refused_for="unanswerable",
+                    flagged=False, attempts=0, verdict=screened,
+                )  # fmt: skip
             best: GuardVerdict | None = None
             attempts = 0
             while attempts < budget:

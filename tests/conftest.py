@@ -57,6 +57,11 @@ BUILTIN_SHAPES = {
         {"document": "str"},
         {"kind": "choice", "labels": ["relevant", "irrelevant"], "positive": "relevant"},
     ),
+    "jailbreak": ({}, {"kind": "choice", "labels": ["jailbreak", "benign"], "positive": "jailbreak"}),
+    "prompt_injection": (
+        {"document": "str"},
+        {"kind": "choice", "labels": ["injection", "clean"], "positive": "injection"},
+    ),
 }
 
 

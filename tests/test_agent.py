@@ -72,3 +72,24 @@ def test_bad_input_raises(model, checker, text_intrinsic):
         generate_with_requirements(asked(model), REQUIREMENTS, max_attempts=0, intrinsic=checker)
     with pytest.raises(InvalidArgumentError, match="choice output"):
         generate_with_requirements(asked(model), REQUIREMENTS, intrinsic=text_intrinsic)
+
+
+def test_a_jailbreak_turn_is_refused_before_generating(model, checker, tmp_path):
+    jailbreak = make_standin(model, tmp_path, "jailbreak", seed=5)
+    session = asked(model)
+    p = session.invoke(jailbreak).score
+    refused = generate_with_requirements(
+        session, REQUIREMENTS, max_new_tokens=4, intrinsic=checker, jailbreak=jailbreak, jailbreak_threshold=0.0
+    )
+    assert refused.refused and refused.attempts_used == 0 and refused.attempts == []
+    assert refused.p_jailbreak == pytest.approx(p, abs=1e-4) and not refused.satisfied
+    assert session.transcript[-1] == ac.Message(role="assistant", content=refused.text)
+
+    answered = generate_with_requirements(
+        asked(model), REQUIREMENTS, max_attempts=1, max_new_tokens=4, intrinsic=checker,
+        jailbreak=jailbreak, jailbreak_threshold=1.0,
+    )  # fmt: skip
+    assert not answered.refused and answered.attempts_used == 1
+    assert answered.p_jailbreak == pytest.approx(p, abs=1e-4)
+    with pytest.raises(InvalidArgumentError, match="jailbreak_threshold"):
+        generate_with_requirements(asked(model), REQUIREMENTS, intrinsic=checker, jailbreak_threshold=-1)

@@ -7,7 +7,7 @@ from conftest import make_standin
 
 import alora_chain as ac
 from alora_chain.errors import InvalidArgumentError, UnknownIntrinsicError
-from alora_chain.rag import CHECKS, RagGuard
+from alora_chain.rag import CHECKS, INPUT_CHECKS, RagGuard
 from alora_chain.retrieval import Retriever, load_knowledge_base
 
 DOCS = ["The Scout R2 battery lasts 14 hours.", "Pip the puffin is the mascot."]
@@ -26,8 +26,10 @@ def history(model):
     return ac.Session(model, system="You answer from documents.").user("Hi").assistant("Hello!")
 
 
-def guard(model_or_session, standins, **options) -> RagGuard:
-    return RagGuard(model_or_session, intrinsics=standins, **options)
+def guard(model_or_session, standins, inputs: bool = False, **options) -> RagGuard:
+    """A guard on the stand-ins; the input checks only with ``inputs`` (they are opt-in)."""
+    chosen = {k: v for k, v in standins.items() if inputs or k not in INPUT_CHECKS}
+    return RagGuard(model_or_session, intrinsics=chosen, **options)
 
 
 def test_check_runs_every_check_on_forks_and_matches_direct_calls(model, standins, history):
@@ -37,7 +39,7 @@ def test_check_runs_every_check_on_forks_and_matches_direct_calls(model, standin
     gated = ["answerability"] if verdict.relevant_documents else []
     expected = ["context_relevance"] * len(DOCS) + gated + ["groundedness", "certainty"]
     assert [c.intrinsic for c in verdict.calls] == expected
-    assert list(verdict.skipped) == ([] if gated else ["answerability"])
+    assert list(verdict.skipped) == [*INPUT_CHECKS] + ([] if gated else ["answerability"])  # inputs: opt-in
     # every call reused the conversation + question (+ draft) from the cache
     asked = history.fork().user(QUESTION)
     assert all(c.stats.reused_tokens >= len(asked) for c in verdict.calls)
@@ -137,7 +139,7 @@ def test_wrap_flags_or_regenerates_ungrounded_answers(model, standins):
 
 
 def test_missing_intrinsics_are_skipped_or_raise(model, standins, history):
-    overrides = {**standins, "answerability": "no_such_intrinsic", "certainty": None}
+    overrides = {**standins, "jailbreak": None, "answerability": "no_such_intrinsic", "certainty": None}
     verdict = RagGuard(model, intrinsics=overrides, relevance_threshold=0.0, missing="skip").check(
         history, QUESTION, DOCS, draft=DRAFT
     )
@@ -174,3 +176,58 @@ def test_retriever_finds_the_knowledge_base_documents():
     assert retriever.search("the of and") == []
     with pytest.raises(InvalidArgumentError):
         retriever.search("Scout", k=0)
+
+
+def test_input_checks_are_opt_in(model, standins, history):
+    verdict = guard(model, standins).check(history, QUESTION, DOCS)
+    assert verdict.jailbreak is None and verdict.injection == [None] * len(DOCS) and verdict.injected_documents == []
+    assert "opt-in" in verdict.skipped["jailbreak"] and "opt-in" in verdict.skipped["prompt_injection"]
+    assert not {c.intrinsic for c in verdict.calls} & set(INPUT_CHECKS)
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1.0])
+def test_injected_documents_are_dropped_before_relevance(model, standins, history, threshold):
+    verdict = guard(
+        model, standins, inputs=True, injection_threshold=threshold, jailbreak_threshold=1.0, relevance_threshold=0.0
+    ).check(history, QUESTION, DOCS)
+    asked = history.fork().user(QUESTION)
+    for document, p in zip(DOCS, verdict.injection):
+        assert p == pytest.approx(asked.invoke(standins["prompt_injection"], document=document).score, abs=1e-4)
+    dropped = [d for d, p in zip(DOCS, verdict.injection) if p >= threshold]
+    assert verdict.injected_documents == dropped
+    assert verdict.relevant_documents == [d for d in DOCS if d not in dropped]  # relevance 0: the rest kept
+    checked = ["context_relevance"] * (len(DOCS) - len(dropped))
+    gated = ["answerability"] if verdict.relevant_documents else []
+    expected = ["jailbreak"] + ["prompt_injection"] * len(DOCS) + checked + gated
+    assert [c.intrinsic for c in verdict.calls] == expected
+    assert gated or verdict.answerable is False  # every document dropped: unanswerable, nothing asked
+
+
+def test_a_jailbreak_turn_is_refused_or_flagged(model, standins, history):
+    calls = []
+
+    def generate(question, documents):
+        calls.append(question)
+        return "It lasts 14 hours."
+
+    refusing = guard(model, standins, inputs=True, jailbreak_threshold=0.0, relevance_threshold=0.0)
+    refused = refusing.wrap(generate)(QUESTION, DOCS, history)
+    assert refused.refused and refused.refused_for == "jailbreak" and calls == []
+    assert refused.text == refusing.jailbreak_refusal
+    assert refused.verdict.jailbreak is True and [c.intrinsic for c in refused.verdict.calls] == ["jailbreak"]
+    direct = history.fork().user(QUESTION).invoke(standins["jailbreak"]).score
+    assert refused.verdict.p_jailbreak == pytest.approx(direct, abs=1e-4)
+
+    flagging = guard(
+        model, standins, inputs=True, jailbreak_threshold=0.0, injection_threshold=1.0,
+        relevance_threshold=0.0, answerable_threshold=0.0, on_jailbreak="flag",
+    )  # fmt: skip
+    answered = flagging.wrap(generate)(QUESTION, DOCS, history)
+    assert not answered.refused and answered.verdict.jailbreak is True and calls == [QUESTION]
+
+    passing = guard(model, standins, inputs=True, jailbreak_threshold=1.0, relevance_threshold=0.0)
+    assert passing.check(history, QUESTION, DOCS).jailbreak is False
+    with pytest.raises(InvalidArgumentError, match="on_jailbreak"):
+        RagGuard(model, on_jailbreak="ignore")
+    with pytest.raises(InvalidArgumentError, match="injection_threshold"):
+        RagGuard(model, injection_threshold=2.0)
