@@ -50,6 +50,8 @@ def test_classification_metrics_match_hand_computation():
     # a label that is only ever predicted still counts (with F1 0)
     assert metrics.macro_f1(["a", "a"], ["a", "c"]) == pytest.approx((2 / 3 + 0) / 2)
     assert metrics.macro_f1(["a", "b"], ["a", "b"]) == 1.0
+    assert metrics.false_positive_rate(["a", "b", "b"], ["a", "a", "b"], "a") == 0.5
+    assert metrics.false_positive_rate(["a", "a"], ["b", "a"], "a") is None  # no negative row
 
 
 def test_auroc_counts_ordered_pairs_and_half_ties():
@@ -128,7 +130,7 @@ def test_evaluate_choice_compares_alora_lora_and_prompt(model, choice_intrinsic,
     assert list(report.paths) == ["alora", "lora", "prompt"]
     assert report.examples == len(choice_rows) and report.kind == "choice" and not report.skipped
     for path in report.paths.values():
-        assert set(path.metrics) == {"accuracy", "macro_f1", "auroc"}
+        assert set(path.metrics) == {"accuracy", "macro_f1", "auroc", "false_positive_rate"}
         assert all(value is not None and 0 <= value <= 1 for value in path.metrics.values())
         assert 0 < path.latency_median_s and 0 < path.latency_mean_s < 5
         assert [p.line for p in path.predictions] == list(range(1, len(choice_rows) + 1))

@@ -246,7 +246,8 @@ def _report(
 def compute_metrics(intrinsic: Intrinsic, predictions: Sequence[Prediction]) -> dict[str, float | None]:
     """The metrics of the intrinsic's output kind (see module :mod:`alora_chain.training.metrics`).
 
-    choice: accuracy, macro-F1, AUROC of P(positive label). score: the target's label value
+    choice: accuracy, macro-F1, AUROC of P(positive label), false-positive rate (rows of another
+    target answered with the positive label). score: the target's label value
     >= 0.5 is the positive outcome (digits: target >= 5); ECE (10 bins), Brier, AUROC and
     the accuracy of thresholding the score at 0.5. text/json: exact match (normalised
     text; parsed equality for JSON) and token F1; text rows with ``meta.must_keep`` add
@@ -261,6 +262,7 @@ def compute_metrics(intrinsic: Intrinsic, predictions: Sequence[Prediction]) -> 
             "accuracy": metrics.accuracy(targets, outputs),
             "macro_f1": metrics.macro_f1(targets, outputs),
             "auroc": metrics.auroc([t == positive for t in targets], [p.probability for p in predictions]),
+            "false_positive_rate": metrics.false_positive_rate(targets, outputs, positive),
         }
     if isinstance(output, ScoreOutput):
         truth = [output.labels[t] >= 0.5 for t in targets]

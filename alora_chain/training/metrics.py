@@ -37,6 +37,15 @@ def macro_f1(y_true: Sequence, y_pred: Sequence) -> float:
     return float(np.mean(scores))
 
 
+def false_positive_rate(y_true: Sequence, y_pred: Sequence, positive) -> float | None:
+    """Share of the rows whose target is not ``positive`` that were predicted ``positive``.
+
+    None when every target is positive. Example: true [a, b, b], pred [a, a, b], positive a -> 0.5.
+    """
+    negatives = [p for t, p in zip(y_true, y_pred, strict=True) if t != positive]
+    return sum(p == positive for p in negatives) / len(negatives) if negatives else None
+
+
 def auroc(y_true: Sequence[bool], scores: Sequence[float]) -> float | None:
     """Area under the ROC curve: P(score of a random positive > that of a random negative).
 
