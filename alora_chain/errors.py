@@ -60,3 +60,15 @@ class SessionStateError(AloraChainError):
 
 class DataError(AloraChainError, ValueError):
     """A training or evaluation data file has a bad line; the message names it."""
+
+
+class LlamaServerNotFoundError(ModelLoadError):
+    """No llama-server binary was found (or built); the message says how to get one."""
+
+
+class BackendError(AloraChainError):
+    """The inference server failed, died or could not be reached; the session is unchanged."""
+
+
+class NotSupportedError(AloraChainError):
+    """This backend does not support the operation; the message names one that does."""

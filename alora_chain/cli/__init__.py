@@ -22,9 +22,13 @@ COMMANDS = {
     "bench": "bench",
     "export-gguf": "export_gguf",
 }
+# subcommand groups: name -> module in this package exposing a typer ``app``
+GROUPS = {"server": "server"}
 
 for _name, _module in COMMANDS.items():
     app.command(_name)(importlib.import_module(f"alora_chain.cli.{_module}").command)
+for _name, _module in GROUPS.items():
+    app.add_typer(importlib.import_module(f"alora_chain.cli.{_module}").app, name=_name)
 
 
 def main() -> None:  # pragma: no cover - entry point
