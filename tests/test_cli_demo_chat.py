@@ -14,7 +14,7 @@ from alora_chain.cli import app
 from alora_chain.cli.chat import parse_arguments
 from alora_chain.cli.demo import NAMES, QUESTIONS, _available
 from alora_chain.errors import InvalidArgumentError
-from alora_chain.rag import DEFAULT_REFUSAL
+from alora_chain.rag import DEFAULT_REFUSAL, INPUT_CHECKS
 
 runner = CliRunner()
 
@@ -111,7 +111,13 @@ def _check_report(report: dict) -> None:
     summary = report["summary"]
     steps = [s for t in report["turns"] for s in t["steps"] if s["reused_tokens"] is not None]
     checks = sum(len(a["verdicts"]) for a in report["agent"]["attempts"]) if report["agent"] else 0
-    assert summary["intrinsic_calls"] == len(steps) + checks
+    inputs = report["input_guards"]  # a jailbreak check per screened turn, an injection check per document
+    guarded = 0
+    if inputs:
+        scores = [inputs["jailbreak"]["p_jailbreak"], inputs["jailbreak"]["question_p_jailbreak"]]
+        scores += [d["p_injection"] for d in inputs["prompt_injection"]["documents"]]
+        guarded = sum(p is not None for p in scores)
+    assert summary["intrinsic_calls"] == len(steps) + checks + guarded
     assert summary["reused_tokens"] >= sum(s["reused_tokens"] for s in steps)
     assert summary["lora_estimate_seconds"] > summary["intrinsic_seconds"] > 0
 
@@ -124,18 +130,32 @@ def test_demo_json_with_standin_intrinsics(standins):
     assert report["intrinsics"] == dict.fromkeys(NAMES, "ok")
     _check_report(report)
     assert 1 <= report["agent"]["attempts_used"] <= 2
+    _check_input_guards(report["input_guards"])
+
+
+def _check_input_guards(inputs):
+    """The input step's verdicts follow RagGuard's default thresholds (0.5)."""
+    jailbreak = inputs["jailbreak"]
+    assert jailbreak["refused"] == (jailbreak["p_jailbreak"] >= 0.5)
+    assert 0.0 <= jailbreak["question_p_jailbreak"] <= 1.0
+    documents = inputs["prompt_injection"]["documents"]
+    assert len(documents) == 2 and "AI assistant reading this page" in documents[1]["text"]
+    assert all(d["dropped"] == (d["p_injection"] >= 0.5) for d in documents)
 
 
 @pytest.mark.skipif(
-    not set(NAMES) <= set(ac.intrinsics()),
+    not set(NAMES) - set(INPUT_CHECKS) <= set(ac.intrinsics()),
     reason="the built-in intrinsics (intrinsics/<name>/) are not all installed",
 )
 def test_demo_json_with_builtin_intrinsics():
     result = runner.invoke(app, ["demo", "--json", "--max-new-tokens", "24"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["intrinsics"] == dict.fromkeys(NAMES, "ok")
+    installed = set(ac.intrinsics())
+    assert report["intrinsics"] == {n: "ok" if n in installed else "not installed" for n in NAMES}
     _check_report(report)
+    if set(INPUT_CHECKS) <= installed:
+        _check_input_guards(report["input_guards"])
     # the Scout R3 is not in the knowledge base (its look-alike, the Scout R2, is): answerability
     # declines it; the answered turns before it were not declined
     assert [turn["declined"] for turn in report["turns"]] == [False, False, True]
