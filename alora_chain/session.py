@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import torch
-
-from .cache import SessionCache
 from .chat import Message, conversation_ids, generation_prompt_ids, turn_ids
-from .decoding import GenerationConfig, ScoreRequest, decode, score_candidates, score_candidates_many
+from .decoding import GenerationConfig, ScoreRequest
 from .display import SessionView
 from .errors import ContextWindowExceededError, InvalidArgumentError
 from .intrinsic import ChoiceOutput, Intrinsic, JsonOutput, ScoreOutput, resolve
@@ -57,7 +54,7 @@ class Session:
         self.generation = generation or GenerationConfig()
         self.truncation = truncation  # what to do when a turn would not fit the context window
         self.stats = SessionStats()
-        self._cache = SessionCache.for_model(model.config)
+        self._cache = model.backend.new_cache()  # a SessionCache in process, a slot's branch on a server
         self._messages: list[Message] = []
         self._ids: list[int] = []  # token ids held by the cache, in order
         self._turn_ends: list[int] = []  # len(self._ids) after each message
@@ -126,8 +123,7 @@ class Session:
     def _extend(self, ids: list[int]) -> None:
         """Prefill ``ids`` into the cache (base weights)."""
         if ids:
-            self._cache.reserve(len(ids))
-            self.model.forward(torch.tensor([ids]), self._cache)
+            self.model.backend.prefill(self._cache, ids)
             self._ids += ids
             self.stats.computed_tokens += len(ids)
 
@@ -171,7 +167,7 @@ class Session:
         for i, message in enumerate(messages):
             ids += turn_ids(self.model.tokenizer, messages[:i], message)
             ends.append(len(ids))
-        self._cache = SessionCache.for_model(self.model.config)
+        self._cache = self.model.backend.new_cache()
         self._messages, self._ids, self._turn_ends = [], [], []
         self._check_fits(len(ids), "the conversation")
         self._extend(ids)
@@ -263,18 +259,19 @@ class Session:
                 prompt = generation_prompt_ids(tokenizer, self._messages)
             reused = len(self._ids)
             self._cache.reserve(len(prompt) + config.max_new_tokens + 2)
-            logits = self.model.forward(torch.tensor([prompt]), self._cache)[0, -1]
-            self._ids += prompt
+            tokens = self.model.backend.tokens(self._cache, prompt, config, self.model.eos_ids)
             generated: list[int] = []
             emitted = ""
-            for token in decode(self.model, self._cache, logits, config, self.model.eos_ids):
-                generated.append(token)
-                if token in self.model.eos_ids:
-                    break
-                text = tokenizer.decode(generated, skip_special_tokens=True)
-                if not text.endswith("\ufffd"):  # wait for the rest of a multi-byte character
-                    yield text[len(emitted) :]
-                    emitted = text
+            self._ids += prompt
+            with closing(tokens):  # a server backend's stream is closed at once, not when collected
+                for token in tokens:
+                    generated.append(token)
+                    if token in self.model.eos_ids:
+                        break
+                    text = tokenizer.decode(generated, skip_special_tokens=True)
+                    if not text.endswith("\ufffd"):  # wait for the rest of a multi-byte character
+                        yield text[len(emitted) :]
+                        emitted = text
             text = tokenizer.decode(
                 [t for t in generated if t not in self.model.eos_ids], skip_special_tokens=True
             )
@@ -397,7 +394,7 @@ class Session:
         self._check_fits(len(suffix) - (len(self._ids) - shared) + budget, f"intrinsic {spec.name!r}")
         if spec.adapter_kind == "lora":
             # a standard LoRA changes every token's keys and values: recompute the whole history
-            work, suffix, reused = SessionCache.for_model(self.model.config), tokens.all, 0
+            work, suffix, reused = self.model.backend.new_cache(), tokens.all, 0
         else:
             work, reused = self._cache.fork(), shared
             work.rollback(shared)  # a length change: the fork's own view ends where the tail starts
@@ -470,9 +467,9 @@ class Session:
             rows = [row for _, row, _ in batch]
             shared = _shared_prompt_length([row.prefix[:n_prompt] for _, row, n_prompt in batch])
             if shared:  # base weights: run once on the fork, every row reads it like history
-                self.model.forward(torch.tensor([rows[0].prefix[:shared]]), work)
+                self.model.backend.prefill(work, rows[0].prefix[:shared])
                 rows = [replace(row, prefix=row.prefix[shared:]) for row in rows]
-            all_logprobs = score_candidates_many(self.model, work, rows)
+            all_logprobs = self.model.backend.score(work, rows)
         finally:
             work.release()
         seconds = time.perf_counter() - started
@@ -504,11 +501,8 @@ class Session:
         return spec.label_sequences(self.model.tokenizer, self.model.end_of_turn_id)
 
     def _score(self, spec, fork, suffix, n_invocation, adapter):
-        candidates = self._label_sequences(spec)
-        logprobs = score_candidates(
-            self.model, fork, suffix, candidates, adapter=adapter, adapter_prefix_tokens=n_invocation
-        )
-        return self._parse_scores(spec, logprobs)
+        request = ScoreRequest(suffix, self._label_sequences(spec), adapter, n_invocation)
+        return self._parse_scores(spec, self.model.backend.score(fork, [request])[0])
 
     def _parse_scores(self, spec, logprobs):
         if isinstance(spec.output, ChoiceOutput):
@@ -520,11 +514,10 @@ class Session:
 
     def _decode(self, spec, fork, suffix, n_invocation, adapter):
         config = GenerationConfig(max_new_tokens=spec.output.max_new_tokens)
-        logits = self.model.forward(
-            torch.tensor([suffix]), fork, adapter=adapter, adapter_tokens=n_invocation
-        )
         stop = self.model.eos_ids
-        generated = list(decode(self.model, fork, logits[0, -1], config, stop, adapter=adapter))
+        generated = list(
+            self.model.backend.tokens(fork, suffix, config, stop, adapter=adapter, adapter_tokens=n_invocation)
+        )
         raw = self.model.tokenizer.decode(
             [t for t in generated if t not in stop], skip_special_tokens=True
         ).strip()
