@@ -28,7 +28,7 @@ import json
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from ..decoding import GenerationConfig, ScoreRequest
@@ -93,12 +93,19 @@ class LlamaServerBackend:
     name = "llama-server"
 
     def __init__(
-        self, url: str, n_slots: int, adapter_ids: dict[str, int], process=None, timeout: float = 600.0
+        self,
+        url: str,
+        n_slots: int,
+        adapter_ids: dict[str, int],
+        process=None,
+        encode: Callable[[str], list[int]] | None = None,
+        timeout: float = 600.0,
     ) -> None:
         self.url = url.rstrip("/")
         self.adapter_ids = adapter_ids  # Model adapter name -> the server's lora id
         self.invocations: dict[str, tuple[int, ...] | None] = {}  # adapter name -> aLoRA invocation ids
         self.process = process  # the ServerProcess we started, restarted when found dead; None for url=
+        self.encode = encode  # text -> token ids (the Model's tokenizer), for pieces streamed without ids
         self.timeout = timeout
         self.slots = [_Slot() for _ in range(n_slots)]
         self._next_slot = itertools.count()
@@ -147,9 +154,16 @@ class LlamaServerBackend:
         options = {"n_predict": config.max_new_tokens, **_sampling(config), "stream": True}
         options |= self._adapter(adapter, prompt, adapter_tokens)
         cache.ids = prompt
-        last = None
+        last, produced = None, 0
         for event in self._stream(cache.slot, prompt, options):
-            for token in event.get("tokens", []):
+            ids = event.get("tokens", [])
+            predicted = event.get("tokens_predicted", produced + len(ids))
+            if predicted > produced + len(ids) and event.get("content") and self.encode is not None:
+                # a character split over several tokens is held back and then streamed as its whole
+                # text with the last token's id only: take the text's own ids (they decode to it)
+                ids = self.encode(event["content"])
+            produced = max(produced, predicted)
+            for token in ids:
                 if last is not None:
                     cache.ids.append(last)
                 last = token

@@ -129,7 +129,8 @@ def load_server_model(
         props = _get(url, "/props")
         n_slots = int(props.get("total_slots", 1))
         model.context = int(props.get("default_generation_settings", {}).get("n_ctx", context))
-        model.server = LlamaServerBackend(url, n_slots, ids, process=model.process)
+        encode = lambda text: tokenizer.encode(text, add_special_tokens=False)  # noqa: E731
+        model.server = LlamaServerBackend(url, n_slots, ids, process=model.process, encode=encode)
         _check_vocabulary(model)
     except BaseException:
         model.close()
