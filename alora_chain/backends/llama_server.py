@@ -176,7 +176,7 @@ class LlamaServerBackend:
                 yield last
 
     def score(self, cache: ServerBranch, requests: list[ScoreRequest]) -> list[list[float]]:
-        """Each candidate's total log-probability, one request per branching point of its trie."""
+        """Each candidate's total log-probability: one request per trie node no earlier top-20 list gave."""
         results, history = [], list(cache.ids)
         for request in requests:  # rows of invoke_many: one after another, each with its adapter
             prefix = history + request.prefix
