@@ -346,10 +346,21 @@ class Session:
         this once per item of its list argument and combines the verdicts (``intrinsic.PerItem``).
         """
         spec = resolve(intrinsic)
+        arguments = self._documents_for(spec, arguments)
         self._check_documents(spec, arguments)
         if spec.per_item is not None:
             return self._counted(self._invoke_per_item(spec, arguments))
         return self._counted(self._invoke_once(spec, arguments))
+
+    def _documents_for(self, spec: Intrinsic, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The conversation's documents, for an intrinsic whose template renders a ``documents``
+        argument that the call leaves out. Its template reads them again after the invocation (the
+        built-ins do: their adapters were trained so); ``documents_from: conversation`` reads them
+        from the cache instead."""
+        renders = spec.documents_from == "arguments" and spec.arguments.get("documents") == "list[str]"
+        if renders and "documents" not in arguments and self.documents:
+            return {**arguments, "documents": self.documents}
+        return arguments
 
     def _check_documents(self, spec: Intrinsic, arguments: dict[str, Any]) -> None:
         """An intrinsic that reads the conversation's documents needs some there, or in the call."""
@@ -434,6 +445,7 @@ class Session:
         together: list[tuple[int, Intrinsic, dict[str, Any]]] = []  # index, spec, arguments
         for index, (intrinsic, arguments) in enumerate(calls):
             spec = resolve(intrinsic)
+            arguments = self._documents_for(spec, arguments)
             self._check_documents(spec, arguments)  # the batched calls skip invoke(), which checks it
             one_pass = isinstance(spec.output, ChoiceOutput | ScoreOutput) and spec.per_item is None
             # other documents than the conversation's re-read a tail of it: a call of its own

@@ -106,3 +106,18 @@ def test_saved_sessions_keep_their_documents(model, tmp_path):
     s = rag_session(model)
     loaded = ac.Session.load(s.save(tmp_path / "s.safetensors"), model)
     assert loaded.transcript == s.transcript and loaded.token_ids == s.token_ids
+
+
+def test_a_template_that_renders_documents_gets_the_conversations_when_the_call_gives_none(model, tmp_path):
+    """A built-in such as answerability renders its documents argument: left out, the conversation's are used."""
+    renders = make_intrinsic(
+        model, tmp_path, output=CHOICE, template="{{ documents | join(' ') }} Grounded?",
+        arguments={"documents": "list[str]"},
+    )  # fmt: skip
+    s = rag_session(model)
+    assert s.invoke(renders).probabilities == pytest.approx(s.invoke(renders, documents=DOCS).probabilities, abs=1e-5)
+    [batched] = s.invoke_many([(renders, {})])
+    assert batched.probabilities == pytest.approx(s.invoke(renders, documents=DOCS).probabilities, abs=1e-5)
+    plain = ac.Session(model).user("Hello?")
+    with pytest.raises(InvalidArgumentError, match=r"missing \['documents'\]"):
+        plain.invoke(renders)  # no documents anywhere: the argument is still required
