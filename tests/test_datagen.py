@@ -219,7 +219,8 @@ def test_write_splits_and_cli(tmp_path):
     assert "train: 10 rows" in got.output
 
 
-@pytest.mark.parametrize("name", sorted(set(GENERATORS) - {"certainty"}))  # certainty: model-labelled
+# certainty: model-labelled; jailbreak: no adapter shipped yet (docs/ship-rules.md), so no split either
+@pytest.mark.parametrize("name", sorted(set(GENERATORS) - {"certainty", "jailbreak"}))
 def test_shipped_test_splits_are_what_the_generators_write(name):
     """The held-out split in intrinsics/NAME/test.jsonl is reproducible from the seeded generator."""
     from alora_chain.resources import builtin_intrinsics_dir

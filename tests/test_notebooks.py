@@ -14,7 +14,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 # built-in intrinsics a notebook calls; without their trained adapters it cannot run
 NEEDS = {
     "01_quickstart.ipynb": ("answerability", "requirement_check", "query_rewrite"),
-    "02_rag_guard.ipynb": ("context_relevance", "answerability", "groundedness", "certainty"),
+    "02_rag_guard.ipynb": ("context_relevance", "answerability", "groundedness", "certainty", "prompt_injection"),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
+import alora_chain as ac
 from alora_chain.resources import builtin_intrinsics_dir
 from alora_chain.training.datagen import query_rewrite
 from alora_chain.training.recipes import RECIPES
@@ -42,5 +43,7 @@ def test_groundedness_is_scored_again_on_its_test_rows_loosened_into_prose(model
 def test_each_recipe_trains_the_rank_its_shipped_adapter_has():
     """A card's reproduce command runs the recipe's defaults: they must give the shipped adapter's rank."""
     for name, recipe in RECIPES.items():
+        if name not in ac.intrinsics():
+            continue  # a recipe whose adapter has not shipped (its folder holds only the template)
         config = json.loads((builtin_intrinsics_dir() / name / "adapter" / "adapter_config.json").read_text())
         assert TrainConfig(kind="alora", rank=recipe.rank).resolved_rank() == config["r"], name

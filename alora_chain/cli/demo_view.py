@@ -95,8 +95,11 @@ class DemoView:
 
         jailbreak = inputs["jailbreak"]
         self.console.print(f"[bold cyan]user:[/] {jailbreak['turn']}")
-        verdict = "[red]refused[/]" if jailbreak["refused"] else "[green]answered[/]"
-        self.console.print(f"   jailbreak P={p(jailbreak['p_jailbreak'])}: {verdict}")
+        if jailbreak["p_jailbreak"] is None:
+            self.console.print("   [yellow]jailbreak is not installed:[/] the turn is not checked")
+        else:
+            verdict = "[red]refused[/]" if jailbreak["refused"] else "[green]answered[/]"
+            self.console.print(f"   jailbreak P={p(jailbreak['p_jailbreak'])}: {verdict}")
         injection = inputs["prompt_injection"]
         self.console.print(
             f"[bold cyan]user:[/] {injection['question']}  (P(jailbreak)={p(jailbreak['question_p_jailbreak'])})"

@@ -223,12 +223,15 @@ def history_section(name: str, tried: str = "", limits: str = "", seeds: str = "
 
 
 def training_history(root: Path) -> str:
-    """Every recipe's :func:`history_section`, with the version shipped in ``root``."""
+    """Every recipe's :func:`history_section`, with the version shipped in ``root`` ("" when none is:
+    a recipe's folder may hold only its template until an adapter ships)."""
     from .recipes import RECIPES
 
+    def shipped(name: str) -> str:
+        return Intrinsic.load(root / name).version if (root / name / "intrinsic.yaml").is_file() else ""
+
     return "\n".join(
-        history_section(name, r.tried, r.limits, r.seeds, Intrinsic.load(root / name).version if (root / name).is_dir() else "")
-        for name, r in sorted(RECIPES.items())
+        history_section(name, r.tried, r.limits, r.seeds, shipped(name)) for name, r in sorted(RECIPES.items())
     )
 
 
