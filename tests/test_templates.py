@@ -79,8 +79,8 @@ def test_argument_values_are_never_rendered_as_code(value):
 
 
 def test_builtin_prompts_compile_in_the_sandbox():
-    prompts = sorted(builtin_intrinsics_dir().glob("*/*.jinja"))
-    assert len(prompts) == len(ac.intrinsics())
+    prompts = sorted(builtin_intrinsics_dir().glob("*/*.jinja"))  # a recipe's template may ship before its adapter
+    assert {p.parent.name for p in prompts} >= set(ac.intrinsics()) and len(prompts) == len({p.parent for p in prompts})
     for path in prompts:
         Template.from_file(path)  # raises TemplateError if a shipped prompt needs the unsandboxed env
 
