@@ -13,8 +13,9 @@ Example::
     ask = guard.wrap(my_generate)            # my_generate(question, documents) -> str
     ask("How long does the battery last?", documents).text   # a refusal if unanswerable
 
-The input checks are opt-in: ``RagGuard(model, intrinsics=INPUT_CHECKS)`` also drops documents
-that carry a prompt injection and refuses (or flags) a jailbreak turn.
+The input checks are opt-in: ``RagGuard(model, intrinsics={"prompt_injection": "prompt_injection"})``
+also drops documents that carry a prompt injection; ``"jailbreak"``, given an intrinsic of that name
+(no built-in has shipped yet), refuses or flags a jailbreak turn.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from .session import Session
 
 CHECKS = ("jailbreak", "prompt_injection", "context_relevance", "answerability", "groundedness", "certainty")
 # the input checks, off unless asked for: RagGuard(model, intrinsics=INPUT_CHECKS) turns both on
+# (the built-in jailbreak has not shipped: name your own intrinsic for it, or leave it out)
 INPUT_CHECKS: dict[str, str] = {"jailbreak": "jailbreak", "prompt_injection": "prompt_injection"}
 _OFF_BY_DEFAULT = {check: None for check in INPUT_CHECKS}
 DEFAULT_REFUSAL = (
@@ -97,7 +99,7 @@ class RagGuard:
     a folder), or turns the check off with None. A check whose intrinsic is not installed
     raises, unless ``missing="skip"``: then it is recorded in ``GuardVerdict.skipped``.
     The input checks (``jailbreak``, ``prompt_injection``) are off unless named there
-    (``intrinsics=INPUT_CHECKS``): a document flagged as an injection is dropped before the
+    (e.g. ``intrinsics={"prompt_injection": "prompt_injection"}``): a document flagged as an injection is dropped before the
     relevance check, and a jailbreak turn is refused (``on_jailbreak="refuse"``: no other check
     runs and ``wrap`` does not call the generator) or only flagged (``"flag"``).
     """
