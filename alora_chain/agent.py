@@ -102,7 +102,8 @@ def generate_with_requirements(
     a requirement passes if its label is the positive one, or, with ``threshold``, if
     P(satisfied) >= threshold.
 
-    ``jailbreak`` (e.g. ``"jailbreak"``, the built-in) checks the last user turn first: when
+    ``jailbreak`` (an intrinsic with a jailbreak/benign choice; no built-in has shipped yet) checks
+    the last user turn first: when
     P(jailbreak) >= ``jailbreak_threshold`` nothing is generated and ``refusal`` is committed
     as the assistant turn (``AgentResult.refused``).
     """

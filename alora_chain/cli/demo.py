@@ -115,7 +115,7 @@ def command(
 ) -> None:
     """Run a 3-turn RAG conversation over a fictional company's documents, guarded by intrinsics.
 
-    Each turn: query rewrite -> BM25 retrieval -> context relevance per document -> answerability gate -> answer -> groundedness (per sentence for a longer answer) -> certainty; then an agent step that checks requirements and repairs the reply. Every intrinsic reuses the conversation's KV cache.
+    Each turn: query rewrite -> BM25 retrieval -> context relevance per document -> answerability gate -> answer -> groundedness (per sentence for a longer answer) -> certainty; then an agent step that checks requirements and repairs the reply; then the input guards (a jailbreak turn, a retrieved page carrying a prompt injection), where installed. Every intrinsic reuses the conversation's KV cache.
     """
     import alora_chain as ac
     from alora_chain.errors import AloraChainError
